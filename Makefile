@@ -1,0 +1,30 @@
+# The two commands a fresh machine needs (see README.md):
+#   make demo   — create .venv, install bdfm, fit the bundled S&P 500 returns panel
+#   make test   — create .venv if needed, install bdfm with test extras, run the tests
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
+.PHONY: demo test install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,nutpie]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/bdfm demo
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV)

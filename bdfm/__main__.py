@@ -1,0 +1,7 @@
+"""``python -m bdfm`` runs the command line interface."""
+
+import sys
+
+from bdfm.cli import main
+
+sys.exit(main())

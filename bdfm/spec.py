@@ -1,0 +1,86 @@
+"""The model specification: a frozen, validated, JSON-serialisable dataclass."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+__all__ = ["DFMSpec", "IDIOSYNCRATIC_CHOICES"]
+
+IDIOSYNCRATIC_CHOICES = ("iid", "ar1")
+
+
+@dataclass(frozen=True)
+class DFMSpec:
+    """Specification of a dynamic factor model.
+
+    Parameters
+    ----------
+    n_factors : int
+        Number of latent factors k (>= 1).
+    factor_order : int
+        Order p of the factor VAR (>= 1).
+    idiosyncratic : {"iid", "ar1"}
+        Idiosyncratic error model.
+    standardize : bool
+        Demean and scale each series before fitting (the scaling is recorded).
+    """
+
+    n_factors: int
+    factor_order: int = 1
+    idiosyncratic: Literal["iid", "ar1"] = "iid"
+    standardize: bool = True
+
+    def __post_init__(self) -> None:
+        errors = []
+        if not isinstance(self.n_factors, int) or isinstance(self.n_factors, bool) or self.n_factors < 1:
+            errors.append(f"n_factors must be a positive integer, got {self.n_factors!r}")
+        if (
+            not isinstance(self.factor_order, int)
+            or isinstance(self.factor_order, bool)
+            or self.factor_order < 1
+        ):
+            errors.append(f"factor_order must be a positive integer, got {self.factor_order!r}")
+        if self.idiosyncratic not in IDIOSYNCRATIC_CHOICES:
+            errors.append(
+                f"idiosyncratic must be one of {IDIOSYNCRATIC_CHOICES}, got {self.idiosyncratic!r}"
+            )
+        if not isinstance(self.standardize, bool):
+            errors.append(f"standardize must be True or False, got {self.standardize!r}")
+        if errors:
+            raise ValueError("Invalid model specification:\n- " + "\n- ".join(errors))
+
+    @property
+    def n_state_lags(self) -> int:
+        """Number of factor lags in the state vector (AR(1) errors need f_{t-1})."""
+        return max(self.factor_order, 2 if self.idiosyncratic == "ar1" else 1)
+
+    @property
+    def state_dim(self) -> int:
+        """Dimension of the Kalman state (never depends on the number of series)."""
+        return self.n_factors * self.n_state_lags
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the fields."""
+        return asdict(self)
+
+    def to_json(self) -> str:
+        """JSON string of the fields."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DFMSpec:
+        """Rebuild from :meth:`to_dict`; unknown keys are an error."""
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(
+                f"Unknown specification field(s) {sorted(unknown)}; "
+                f"valid fields are {sorted(cls.__dataclass_fields__)}"
+            )
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, s: str) -> DFMSpec:
+        """Rebuild from :meth:`to_json`."""
+        return cls.from_dict(json.loads(s))

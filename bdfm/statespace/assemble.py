@@ -1,0 +1,119 @@
+"""Assemble the state-space pieces of a dynamic factor model as pytensor graphs.
+
+The state is the companion vector ``s_t = (f_t, f_{t-1}, ..., f_{t-r+1})`` with
+``r = max(p, 1)`` for iid errors and ``r = max(p, 2)`` for AR(1) errors (whose
+quasi-differenced observation sees ``f_{t-1}``). Only the top ``k`` rows of the
+transition are free: ``[A_1, ..., A_p, 0]``.
+"""
+
+from __future__ import annotations
+
+import pytensor.tensor as pt
+from pytensor.tensor.slinalg import solve_discrete_lyapunov
+
+from bdfm.statespace.ops import kalman_loglik_op
+from bdfm.statespace.stats import obs_stats_ar1, obs_stats_iid
+
+__all__ = [
+    "n_state_lags",
+    "transition_top",
+    "companion",
+    "stationary_cov",
+    "dfm_loglike_pointwise",
+]
+
+
+def n_state_lags(factor_order: int, idiosyncratic: str) -> int:
+    """Number of factor lags held in the state vector."""
+    return max(factor_order, 2 if idiosyncratic == "ar1" else 1)
+
+
+def transition_top(factor_ar, n_lags: int):
+    """(p, k, k) VAR coefficients -> (k, k * n_lags) top rows of the companion matrix."""
+    factor_ar = pt.as_tensor_variable(factor_ar)
+    p, k = factor_ar.type.shape[0], factor_ar.shape[1]
+    top = pt.concatenate([factor_ar[i] for i in range(p)], axis=1) if p > 1 else factor_ar[0]
+    if n_lags > p:
+        top = pt.concatenate([top, pt.zeros((k, k * (n_lags - p)))], axis=1)
+    return top
+
+
+def companion(top):
+    """(k, m) top rows -> (m, m) companion transition matrix."""
+    k, m = top.shape[0], top.shape[1]
+    shift = pt.concatenate([pt.eye(m - k), pt.zeros((m - k, k))], axis=1)
+    return pt.concatenate([top, shift], axis=0)
+
+
+def stationary_cov(top, q0):
+    """Stationary covariance of the companion state (discrete Lyapunov equation).
+
+    Parameters
+    ----------
+    top : (k, m) transition top rows.
+    q0 : (k,) innovation variances.
+    """
+    k, m = top.shape[0], top.shape[1]
+    Tm = companion(top)
+    RQR = pt.zeros((m, m))
+    RQR = pt.set_subtensor(RQR[:k, :k], pt.diag(q0))
+    P0 = solve_discrete_lyapunov(Tm, RQR, method="direct")
+    return 0.5 * (P0 + P0.T)
+
+
+def dfm_loglike_pointwise(
+    y,
+    mask,
+    loadings,
+    factor_ar,
+    idio_sd,
+    idio_ar=None,
+    *,
+    factor_var=None,
+    obs_scale=None,
+    y_lag=None,
+    m_diff=None,
+    m_start=None,
+    P0=None,
+):
+    r"""Pointwise log p(y_t | y_{1:t-1}) of the dynamic factor model (pytensor graph).
+
+    Parameters
+    ----------
+    y : (T, N) data, missing entries set to 0; mask : (T, N) 1.0 where observed.
+    loadings : (N, k); factor_ar : (p, k, k) with ``factor_ar[l] = A_{l+1}``.
+    idio_sd : (N,) idiosyncratic innovation standard deviations.
+    idio_ar : (N,) AR(1) coefficients of the idiosyncratic errors, or None for iid.
+    factor_var : (T, k), optional
+        Per-time factor innovation variances (e.g. ``exp(h_t)`` for stochastic
+        volatility); default identity. Row 0 sets the initial (stationary) state.
+    obs_scale : (T, N), optional
+        Per-time multipliers of the idiosyncratic variances (scale mixtures).
+    y_lag, m_diff, m_start : (T, N) AR(1) inputs from
+        :func:`bdfm.statespace.stats.ar1_masks` (required when ``idio_ar`` is given).
+    P0 : (m, m), optional
+        Covariance of the first state; default the stationary covariance.
+
+    Returns
+    -------
+    (T,) tensor; its sum is the exact log-likelihood and is differentiable.
+    """
+    factor_ar = pt.as_tensor_variable(factor_ar)
+    p = factor_ar.type.shape[0]
+    if p is None:
+        raise ValueError("factor_ar must have a static lag dimension (shape=(p, k, k))")
+    n_lags = n_state_lags(p, "iid" if idio_ar is None else "ar1")
+    top = transition_top(factor_ar, n_lags)
+    k = loadings.shape[1]
+    T = y.shape[0]
+    if factor_var is None:
+        factor_var = pt.ones((T, k))
+    if P0 is None:
+        P0 = stationary_cov(top, factor_var[0])
+    idio_var = idio_sd**2
+    if idio_ar is None:
+        stats = obs_stats_iid(y, mask, loadings, idio_var, obs_scale)
+    else:
+        stats = obs_stats_ar1(y, y_lag, m_diff, m_start, loadings, idio_var, idio_ar, obs_scale)
+    ll_state = kalman_loglik_op(stats.C, stats.b, top, factor_var, P0)
+    return stats.const + ll_state
