@@ -11,4 +11,4 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-__all__ = ["DynamicFactorModel", "DFMSpec", "datasets", "__version__"]
+__all__ = ["DFMSpec", "DynamicFactorModel", "__version__", "datasets"]

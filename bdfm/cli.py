@@ -34,7 +34,10 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"[2/3] model: {model!r}; compiling the likelihood and its gradient ...", flush=True)
     t1 = time.perf_counter()
     model._value_and_grad_fn  # noqa: B018  (compile once, timed separately)
-    print(f"      compiled in {time.perf_counter() - t1:.1f} s; maximising the likelihood ...", flush=True)
+    print(
+        f"      compiled in {time.perf_counter() - t1:.1f} s; maximising the likelihood ...",
+        flush=True,
+    )
     result = model.fit_mle()
     print("[3/3] result:", flush=True)
     print(result.summary())
@@ -60,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="fit the bundled S&P 500 returns panel and print a summary")
-    demo.add_argument("--dataset", default="sp500_returns", help="bundled dataset (see `bdfm datasets`)")
+    demo.add_argument(
+        "--dataset", default="sp500_returns", help="bundled dataset (see `bdfm datasets`)"
+    )
     demo.add_argument("--factors", type=int, default=3, help="number of factors (default 3)")
     demo.add_argument("--order", type=int, default=1, help="factor VAR order (default 1)")
     demo.add_argument("--idiosyncratic", choices=["iid", "ar1"], default="ar1")
@@ -76,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bdfm`` console script."""
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
+    )
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", module="pytensor")

@@ -7,6 +7,7 @@ values (NaN) are data, not errors: they are carried as a boolean mask.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,8 +101,12 @@ def validate_frame(data: object, min_time: int = 3) -> pd.DataFrame:
         index = index.to_timestamp()
     elif not isinstance(index, pd.DatetimeIndex):
         try:
-            index = pd.DatetimeIndex(pd.to_datetime(index))
-        except (TypeError, ValueError):
+            if pd.api.types.is_numeric_dtype(index.dtype):
+                raise TypeError("numbers are not dates")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pandas' "could not infer format"
+                index = pd.DatetimeIndex(pd.to_datetime(index))
+        except (TypeError, ValueError, OverflowError):
             problems.append(
                 f"the index must hold dates, got {type(data.index).__name__} with values like "
                 f"{_listing(data.index[:3])}; set a date column as index: "
@@ -162,19 +167,17 @@ def validate_frame(data: object, min_time: int = 3) -> pd.DataFrame:
         empty = [numeric_cols[j] for j in np.flatnonzero(n_obs == 0)]
         if empty:
             problems.append(f"series entirely missing: {_listing(map(repr, empty))}; drop them")
-        with np.errstate(invalid="ignore"):
-            spread = np.nanmax(finite, axis=0) - np.nanmin(finite, axis=0) if finite.size else []
         constant = [
-            numeric_cols[j] for j in range(len(numeric_cols)) if n_obs[j] > 0 and spread[j] == 0
+            numeric_cols[j]
+            for j in range(len(numeric_cols))
+            if n_obs[j] > 0 and np.ptp(finite[~np.isnan(finite[:, j]), j]) == 0
         ]
         if constant:
             problems.append(
                 f"constant series (no variation to explain): {_listing(map(repr, constant))}; drop them"
             )
     if data.shape[1] < 2:
-        problems.append(
-            f"a factor model needs at least 2 series, got {data.shape[1]}; add series"
-        )
+        problems.append(f"a factor model needs at least 2 series, got {data.shape[1]}; add series")
     if data.shape[0] < min_time:
         problems.append(
             f"too few time points: {data.shape[0]} (need at least {min_time} for this model)"

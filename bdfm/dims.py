@@ -6,4 +6,4 @@ FACTOR = "factor"
 LAG = "lag"
 FACTOR_FROM = "factor_from"
 
-__all__ = ["TIME", "SERIES", "FACTOR", "LAG", "FACTOR_FROM"]
+__all__ = ["FACTOR", "FACTOR_FROM", "LAG", "SERIES", "TIME"]

@@ -36,19 +36,19 @@ def initial_params(model) -> dict[str, np.ndarray]:
     y = model.panel.filled
     mask = model.panel.mask
     cov = (y.T @ y) / np.maximum(mask.T.astype(float) @ mask.astype(float), 1.0)
-    eigval, eigvec = np.linalg.eigh(cov)
+    _, eigvec = np.linalg.eigh(cov)
     vec = eigvec[:, ::-1][:, :k]
     f = y @ vec
-    a = np.array(
-        [np.clip(np.corrcoef(f[1:, j], f[:-1, j])[0, 1], -0.9, 0.9) for j in range(k)]
-    )
+    a = np.array([np.clip(np.corrcoef(f[1:, j], f[:-1, j])[0, 1], -0.9, 0.9) for j in range(k)])
     a = np.nan_to_num(a)
     innov_sd = f.std(axis=0) * np.sqrt(1.0 - a**2)
     innov_sd = np.where(innov_sd > 0, innov_sd, 1.0)
     loadings = vec * innov_sd
     factors = f / innov_sd
     resid = np.where(mask, y - factors @ loadings.T, np.nan)
-    idio_sd = np.maximum(np.nanstd(resid, axis=0), 0.05 * np.nanstd(np.where(mask, y, np.nan), axis=0))
+    idio_sd = np.maximum(
+        np.nanstd(resid, axis=0), 0.05 * np.nanstd(np.where(mask, y, np.nan), axis=0)
+    )
     idio_sd = np.where(np.isfinite(idio_sd) & (idio_sd > 0), idio_sd, 1.0)
     factor_ar = np.zeros((p, k, k))
     factor_ar[0] = np.diag(a)
@@ -56,7 +56,9 @@ def initial_params(model) -> dict[str, np.ndarray]:
     if spec.idiosyncratic == "ar1":
         rho = np.array(
             [
-                np.ma.corrcoef(np.ma.masked_invalid(resid[1:, i]), np.ma.masked_invalid(resid[:-1, i]))[0, 1]
+                np.ma.corrcoef(
+                    np.ma.masked_invalid(resid[1:, i]), np.ma.masked_invalid(resid[:-1, i])
+                )[0, 1]
                 for i in range(resid.shape[1])
             ],
             dtype=float,
@@ -98,7 +100,7 @@ class MLEResult:
     def common_share(self) -> pd.Series:
         """Share of each series' variance explained by the factors (at the MLE)."""
         A = self.params["factor_ar"]
-        p, k, _ = A.shape
+        k = A.shape[1]
         Tm = companion_matrix(A)
         Q = np.zeros_like(Tm)
         Q[:k, :k] = np.eye(k)
@@ -176,7 +178,9 @@ def fit_mle(model, init: dict | None = None, maxiter: int = 1000, tol: float = 1
     """
     shapes = model.param_shapes()
     names = list(shapes)
-    start = initial_params(model) if init is None else {n: np.asarray(init[n], float) for n in names}
+    start = (
+        initial_params(model) if init is None else {n: np.asarray(init[n], float) for n in names}
+    )
     fn = model._value_and_grad_fn
     n_obs = int(model.panel.mask.sum())
     scale = 1.0 / n_obs

@@ -17,7 +17,7 @@ import numpy as np
 
 from bdfm.spec import DFMSpec
 
-__all__ = ["param_shapes", "validate_params", "companion_matrix", "is_stationary"]
+__all__ = ["companion_matrix", "is_stationary", "param_shapes", "validate_params"]
 
 
 def param_shapes(spec: DFMSpec, n_series: int) -> dict[str, tuple[int, ...]]:

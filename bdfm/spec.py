@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-__all__ = ["DFMSpec", "IDIOSYNCRATIC_CHOICES"]
+__all__ = ["IDIOSYNCRATIC_CHOICES", "DFMSpec"]
 
 IDIOSYNCRATIC_CHOICES = ("iid", "ar1")
 
@@ -34,7 +34,11 @@ class DFMSpec:
 
     def __post_init__(self) -> None:
         errors = []
-        if not isinstance(self.n_factors, int) or isinstance(self.n_factors, bool) or self.n_factors < 1:
+        if (
+            not isinstance(self.n_factors, int)
+            or isinstance(self.n_factors, bool)
+            or self.n_factors < 1
+        ):
             errors.append(f"n_factors must be a positive integer, got {self.n_factors!r}")
         if (
             not isinstance(self.factor_order, int)

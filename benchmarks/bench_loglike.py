@@ -563,9 +563,17 @@ def machine_info():
         "pymc_extras": pmx,
         "statsmodels": statsmodels.__version__,
         "pytensor_blas_ldflags": pytensor.config.blas__ldflags or "(empty: no BLAS linked)",
+        "loadavg_start": _loadavg(),
         "threads": {v: os.environ[v] for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                               "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")},
     }
+
+
+def _loadavg():
+    try:
+        return Path("/proc/loadavg").read_text().split()[:3]
+    except OSError:
+        return None
 
 
 def fmt(x, nd=2):
@@ -638,7 +646,9 @@ def build_report(info, rows, cold, targets, wall):
         lines.append(f"- [{'PASS' if t['pass'] else 'FAIL' if t['pass'] is False else 'n/a'}] {t['text']}")
     lines += ["", "Notes:", ""]
     lines += [f"- {n}" for n in NOTES]
-    lines.append(f"- Total benchmark wall time: {wall / 60:.1f} min.")
+    lines.append(f"- Total benchmark wall time: {wall / 60:.1f} min; load average at start "
+                 f"{info.get('loadavg_start')}, at end {info.get('loadavg_end')} (other "
+                 "processes on the machine add noise to the medians).")
     return "\n".join(lines) + "\n"
 
 
@@ -737,6 +747,7 @@ def main(argv=None):
                   flush=True)
             print("   checks: " + "; ".join(r["checks"]), flush=True)
 
+    info["loadavg_end"] = _loadavg()
     targets = evaluate_targets(rows, cold)
     wall = time.perf_counter() - wall0
     report = build_report(info, rows, cold, targets, wall)

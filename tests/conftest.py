@@ -20,7 +20,7 @@ def dense_loglike(y, loadings, factor_ar, idio_sd, idio_ar=None, restart_after_g
     bdfm's documented treatment; otherwise the true AR(1) covariance is used.
     """
     T, N = y.shape
-    p, k, _ = factor_ar.shape
+    k = factor_ar.shape[1]
     Tm = companion_matrix(factor_ar)
     Q = np.zeros_like(Tm)
     Q[:k, :k] = np.eye(k)

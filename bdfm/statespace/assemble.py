@@ -15,11 +15,11 @@ from bdfm.statespace.ops import kalman_loglik_op
 from bdfm.statespace.stats import obs_stats_ar1, obs_stats_iid
 
 __all__ = [
-    "n_state_lags",
-    "transition_top",
     "companion",
-    "stationary_cov",
     "dfm_loglike_pointwise",
+    "n_state_lags",
+    "stationary_cov",
+    "transition_top",
 ]
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from bdfm.statespace import kernels
 from bdfm.statespace.ops import kalman_loglik_op
 
-__all__ = ["FilterResult", "SmootherResult", "kalman_loglike", "filter_states", "smooth_states"]
+__all__ = ["FilterResult", "SmootherResult", "filter_states", "kalman_loglike", "smooth_states"]
 
 
 class FilterResult(NamedTuple):
@@ -66,5 +66,7 @@ def smooth_states(filtered: FilterResult, A) -> SmootherResult:
         filtered.x_pred, filtered.P_pred, filtered.x_filt, filtered.P_filt, *_arrays(A)
     )
     if not ok:
-        raise FloatingPointError("smoother failed: a predicted state covariance is not positive definite")
+        raise FloatingPointError(
+            "smoother failed: a predicted state covariance is not positive definite"
+        )
     return SmootherResult(x_s, P_s, P_lag)

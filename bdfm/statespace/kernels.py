@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["filter_full", "filter_loglike", "smoother", "loglike_grad"]
+__all__ = ["filter_full", "filter_loglike", "loglike_grad", "smoother"]
 
 
 @njit(cache=True, nogil=True)
@@ -216,7 +216,7 @@ def filter_full(C, b, A, q, P0):
     x_pred, P_pred, x_filt, P_filt : moments of s_t given y_{1:t-1} / y_{1:t}.
     """
     T, d = b.shape
-    k, m = A.shape
+    m = A.shape[1]
     ll = np.empty(T)
     x_pred = np.empty((T, m))
     P_pred = np.empty((T, m, m))
@@ -246,7 +246,7 @@ def filter_full(C, b, A, q, P0):
 def filter_loglike(C, b, A, q, P0):
     """State part of the pointwise log-likelihood only (no stored moments)."""
     T, d = b.shape
-    k, m = A.shape
+    m = A.shape[1]
     ll = np.empty(T)
     L = np.zeros((m, m))
     G = np.empty((m, m))

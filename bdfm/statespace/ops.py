@@ -19,7 +19,7 @@ from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache
 
 from bdfm.statespace import kernels
 
-__all__ = ["KalmanLoglik", "KalmanLoglikGrad", "kalman_loglik_op", "kalman_grad_op"]
+__all__ = ["KalmanLoglik", "KalmanLoglikGrad", "kalman_grad_op", "kalman_loglik_op"]
 
 _KERNEL_VERSION = 1
 _NDIMS = (3, 2, 2, 2, 2)
@@ -136,7 +136,9 @@ def _register_jax() -> None:
     def _jax_grad(op, **kwargs):
         def grad(C, b, A, q, P0, g):
             shapes = tuple(jax.ShapeDtypeStruct(x.shape, jnp.float64) for x in (C, b, A, q, P0))
-            return jax.pure_callback(_grad_host, shapes, C, b, A, q, P0, g, vmap_method="sequential")
+            return jax.pure_callback(
+                _grad_host, shapes, C, b, A, q, P0, g, vmap_method="sequential"
+            )
 
         return grad
 

@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 import pytensor.tensor as pt
 
-__all__ = ["ObsStats", "ar1_masks", "obs_stats_iid", "obs_stats_ar1"]
+__all__ = ["ObsStats", "ar1_masks", "obs_stats_ar1", "obs_stats_iid"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -92,7 +92,9 @@ def ar1_masks(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return m_diff.astype(float), m_start.astype(float), prev.astype(float)
 
 
-def obs_stats_ar1(y, y_lag, m_diff, m_start, loadings, idio_var, idio_ar, obs_scale=None) -> ObsStats:
+def obs_stats_ar1(
+    y, y_lag, m_diff, m_start, loadings, idio_var, idio_ar, obs_scale=None
+) -> ObsStats:
     """Statistics for AR(1) idiosyncratic errors (state part z_t = (f_t, f_{t-1})).
 
     Parameters

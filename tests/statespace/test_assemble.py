@@ -4,9 +4,14 @@ import numpy as np
 import pytensor
 import pytest
 
-from bdfm.spec import DFMSpec
 from bdfm.simulate import random_params
-from bdfm.statespace.assemble import dfm_loglike_pointwise, n_state_lags, stationary_cov, transition_top
+from bdfm.spec import DFMSpec
+from bdfm.statespace.assemble import (
+    dfm_loglike_pointwise,
+    n_state_lags,
+    stationary_cov,
+    transition_top,
+)
 from bdfm.statespace.stats import ar1_masks
 from tests.conftest import dense_loglike
 
@@ -21,8 +26,13 @@ def graph_loglike(y, params, ar1):
         y_lag[1:] = y0[:-1]
         kwargs = dict(y_lag=y_lag, m_diff=m_diff, m_start=m_start)
     ll = dfm_loglike_pointwise(
-        y0, mask.astype(float), params["loadings"], params["factor_ar"], params["idio_sd"],
-        params.get("idio_ar"), **kwargs,
+        y0,
+        mask.astype(float),
+        params["loadings"],
+        params["factor_ar"],
+        params["idio_sd"],
+        params.get("idio_ar"),
+        **kwargs,
     )
     return ll.eval()
 
@@ -42,7 +52,9 @@ def test_matches_dense_gaussian_with_missing(k, p, idio, rng):
         y[-4:, 1] = np.nan  # ragged end
         y[:1, 2] = np.nan
     ll = graph_loglike(y, params, idio == "ar1")
-    ref = dense_loglike(y, params["loadings"], params["factor_ar"], params["idio_sd"], params.get("idio_ar"))
+    ref = dense_loglike(
+        y, params["loadings"], params["factor_ar"], params["idio_sd"], params.get("idio_ar")
+    )
     assert ll.shape == (T,)
     np.testing.assert_allclose(ll.sum(), ref, rtol=1e-10)
 
@@ -56,7 +68,13 @@ def test_pointwise_terms_are_one_step_conditionals(rng):
     y[:2, 3] = np.nan
     ll = graph_loglike(y, params, True)
     prefix = [0.0] + [
-        dense_loglike(y[: t + 1], params["loadings"], params["factor_ar"], params["idio_sd"], params["idio_ar"])
+        dense_loglike(
+            y[: t + 1],
+            params["loadings"],
+            params["factor_ar"],
+            params["idio_sd"],
+            params["idio_ar"],
+        )
         for t in range(T)
     ]
     np.testing.assert_allclose(ll, np.diff(prefix), rtol=1e-9, atol=1e-10)
@@ -111,8 +129,15 @@ def test_state_does_not_grow_with_series(rng):
         y_lag = np.zeros_like(y)
         y_lag[1:] = y[:-1]
         ll = dfm_loglike_pointwise(
-            y, mask.astype(float), params["loadings"], params["factor_ar"], params["idio_sd"],
-            params["idio_ar"], y_lag=y_lag, m_diff=m_diff, m_start=m_start,
+            y,
+            mask.astype(float),
+            params["loadings"],
+            params["factor_ar"],
+            params["idio_sd"],
+            params["idio_ar"],
+            y_lag=y_lag,
+            m_diff=m_diff,
+            m_start=m_start,
         )
         fg = pytensor.graph.fg.FunctionGraph(outputs=[ll], clone=False)
         kalman_nodes = [n for n in fg.apply_nodes if type(n.op).__name__ == "KalmanLoglik"]

@@ -8,7 +8,7 @@ from bdfm.statespace.kalman import filter_states, smooth_states
 
 def _dense_posterior(Y, mask, lam, A, sd):
     """E[f | y] and Var(f_t | y) for a VAR(1) factor model by brute-force conditioning."""
-    T, N = Y.shape
+    T = Y.shape[0]
     k = A.shape[0]
     g0 = solve_discrete_lyapunov(A, np.eye(k))
     cov_f = np.zeros((T * k, T * k))
@@ -25,7 +25,9 @@ def _dense_posterior(Y, mask, lam, A, sd):
     gain = cov_f @ Hk.T @ np.linalg.inv(cyy)
     mean = gain @ Y.ravel()[keep]
     var = cov_f - gain @ Hk @ cov_f
-    return mean.reshape(T, k), np.array([var[t * k : (t + 1) * k, t * k : (t + 1) * k] for t in range(T)])
+    return mean.reshape(T, k), np.array(
+        [var[t * k : (t + 1) * k, t * k : (t + 1) * k] for t in range(T)]
+    )
 
 
 def test_smoother_matches_dense_conditioning(rng):

@@ -5,8 +5,8 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from bdfm.spec import DFMSpec
 from bdfm.simulate import random_params
+from bdfm.spec import DFMSpec
 from bdfm.statespace.assemble import dfm_loglike_pointwise
 from bdfm.statespace.kalman import kalman_loglike
 from bdfm.statespace.stats import ar1_masks
@@ -37,8 +37,15 @@ def _function(y, params, idio, mode=None):
         y_lag[1:] = y0[:-1]
         kwargs = dict(y_lag=y_lag, m_diff=m_diff, m_start=m_start)
     ll = dfm_loglike_pointwise(
-        y0, mask.astype(float), sym["loadings"], sym["factor_ar"], sym["idio_sd"], sym.get("idio_ar"),
-        factor_var=sym["factor_var"], obs_scale=sym["obs_scale"], **kwargs,
+        y0,
+        mask.astype(float),
+        sym["loadings"],
+        sym["factor_ar"],
+        sym["idio_sd"],
+        sym.get("idio_ar"),
+        factor_var=sym["factor_var"],
+        obs_scale=sym["obs_scale"],
+        **kwargs,
     )
     total = ll.sum()
     inputs = [sym[n] for n in names]

@@ -7,7 +7,7 @@ from bdfm.statespace.stats import ar1_masks, obs_stats_ar1, obs_stats_iid
 
 def test_ar1_masks():
     mask = np.array([[0, 1], [1, 1], [1, 0], [0, 1], [1, 1]], dtype=bool)
-    m_diff, m_start, prev = ar1_masks(mask)
+    m_diff, m_start, _ = ar1_masks(mask)
     np.testing.assert_array_equal(m_start[:, 0], [0, 1, 0, 0, 1])
     np.testing.assert_array_equal(m_diff[:, 0], [0, 0, 1, 0, 0])
     np.testing.assert_array_equal(m_start[:, 1], [1, 0, 0, 1, 0])

@@ -1,0 +1,64 @@
+"""The collapsed kernels against a textbook N-dimensional Kalman filter (numpy, no collapse)."""
+
+import numpy as np
+from scipy.linalg import solve_discrete_lyapunov
+
+from bdfm.statespace import kernels
+
+
+def textbook_filter(Y, mask, Z, H_diag, Tm, RQR, P0):
+    """Covariance-form Kalman filter on the full observation vector (observed rows only)."""
+    T = Y.shape[0]
+    m = Tm.shape[0]
+    x, P = np.zeros(m), P0.copy()
+    ll = np.zeros(T)
+    for t in range(T):
+        o = mask[t]
+        if o.any():
+            Zt = Z[o]
+            F = Zt @ P @ Zt.T + np.diag(H_diag[o])
+            v = Y[t, o] - Zt @ x
+            _, logdet = np.linalg.slogdet(F)
+            ll[t] = -0.5 * (o.sum() * np.log(2 * np.pi) + logdet + v @ np.linalg.solve(F, v))
+            K = P @ Zt.T @ np.linalg.inv(F)
+            x = x + K @ v
+            P = P - K @ Zt @ P
+        x = Tm @ x
+        P = Tm @ P @ Tm.T + RQR
+    return ll
+
+
+def test_collapsed_equals_textbook_var2(rng):
+    T, N, k = 25, 6, 2
+    A1, A2 = 0.4 * np.eye(2) + 0.1, 0.2 * np.eye(2)
+    top = np.hstack([A1, A2])
+    Tm = np.vstack([top, np.eye(2, 4)])
+    RQR = np.zeros((4, 4))
+    RQR[:2, :2] = np.eye(2)
+    P0 = solve_discrete_lyapunov(Tm, RQR)
+    lam = rng.standard_normal((N, k))
+    var = rng.uniform(0.3, 1.5, N)
+    Y = rng.standard_normal((T, N))
+    mask = rng.random((T, N)) > 0.25
+    mask[7] = False
+    y0 = np.where(mask, Y, 0.0)
+    w = mask / var
+    C = np.einsum("tn,ni,nj->tij", w, lam, lam)
+    b = (w * y0) @ lam
+    const = -0.5 * (
+        mask.sum(1) * np.log(2 * np.pi) + (mask * np.log(var)).sum(1) + (w * y0**2).sum(1)
+    )
+    ours = kernels.filter_loglike(C, b, top, np.ones((T, k)), P0) + const
+    Z = np.hstack([lam, np.zeros((N, 2))])
+    ref = textbook_filter(Y, mask, Z, var, Tm, RQR, P0)
+    np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-10)
+    full = kernels.filter_full(C, b, top, np.ones((T, k)), P0)
+    np.testing.assert_allclose(full[0], ours - const)
+
+
+def test_smoother_reports_failure_on_singular_prediction():
+    T, m = 3, 1
+    x = np.zeros((T, m))
+    P = np.zeros((T, m, m))  # zero predicted covariance: not positive definite
+    *_, ok = kernels.smoother(x, P, x, P, np.array([[0.5]]))
+    assert not ok
