@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytensor.tensor as pt
 from pytensor.tensor.slinalg import solve_discrete_lyapunov
 
-from bdfm.statespace.ops import kalman_loglik_op
+from bdfm.statespace.kalman import kalman_loglike
 from bdfm.statespace.stats import obs_stats_ar1, obs_stats_iid
 
 __all__ = [
@@ -115,5 +115,5 @@ def dfm_loglike_pointwise(
         stats = obs_stats_iid(y, mask, loadings, idio_var, obs_scale)
     else:
         stats = obs_stats_ar1(y, y_lag, m_diff, m_start, loadings, idio_var, idio_ar, obs_scale)
-    ll_state = kalman_loglik_op(stats.C, stats.b, top, factor_var, P0)
+    ll_state = kalman_loglike(stats.C, stats.b, top, factor_var, P0)
     return stats.const + ll_state

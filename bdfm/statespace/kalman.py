@@ -42,7 +42,7 @@ class SmootherResult(NamedTuple):
 
 def kalman_loglike(C, b, A, q, P0):
     """State part of log p(y_t | y_{1:t-1}) as a (T,) pytensor tensor (with gradient)."""
-    return kalman_loglik_op(C, b, A, q, P0)
+    return kalman_loglik_op(C, b, A, q, P0)[0]
 
 
 def _arrays(*xs):

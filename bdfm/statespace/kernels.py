@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["filter_full", "filter_loglike", "loglike_grad", "smoother"]
+__all__ = ["filter_full", "loglike_grad", "smoother"]
 
 
 @njit(cache=True, nogil=True)
@@ -243,32 +243,6 @@ def filter_full(C, b, A, q, P0):
 
 
 @njit(cache=True, nogil=True)
-def filter_loglike(C, b, A, q, P0):
-    """State part of the pointwise log-likelihood only (no stored moments)."""
-    T, d = b.shape
-    m = A.shape[1]
-    ll = np.empty(T)
-    L = np.zeros((m, m))
-    G = np.empty((m, m))
-    K = np.zeros((m, m))
-    W = np.empty((m, m))
-    CL = np.empty((d, m))
-    x = np.zeros(m)
-    P = 0.5 * (P0 + P0.T)
-    xu = np.empty(m)
-    Pu = np.empty((m, m))
-    for t in range(T):
-        v = _update(C[t], b[t], x, P, L, G, K, W, CL, xu, Pu)
-        if not np.isfinite(v):
-            ll[:] = -np.inf
-            return ll
-        ll[t] = v
-        if t + 1 < T:
-            _predict(A, q[t + 1], xu, Pu, x, P)
-    return ll
-
-
-@njit(cache=True, nogil=True)
 def _companion_times(A, M, out):
     """``out = T M`` for the companion transition T (top rows A)."""
     k, m = A.shape
@@ -345,11 +319,12 @@ def smoother(x_pred, P_pred, x_filt, P_filt, A):
 
 
 @njit(cache=True, nogil=True)
-def loglike_grad(C, b, A, q, P0, g):
+def loglike_grad(C, b, A, q, P0, ll, x_pred, P_pred, x_filt, P_filt, g):
     """Gradient of ``sum_t g_t * ll_t`` for a constant cotangent ``g``.
 
-    Returns ``(gC, gb, gA, gq, gP0)``. Fisher's identity gives the gradient of
-    the *total* log-likelihood; a non-constant ``g`` (the gradient of one
+    Takes the outputs of :func:`filter_full` (so the filter is not run twice)
+    and returns ``(gC, gb, gA, gq, gP0)``. Fisher's identity gives the gradient
+    of the *total* log-likelihood; a non-constant ``g`` (the gradient of one
     pointwise term) is not supported and raises.
     """
     T, d = b.shape
@@ -366,7 +341,6 @@ def loglike_grad(C, b, A, q, P0, g):
     gA = np.zeros((k, m))
     gq = np.zeros((T, k))
     gP0 = np.zeros((m, m))
-    ll, x_pred, P_pred, x_filt, P_filt = filter_full(C, b, A, q, P0)
     if not np.isfinite(ll[0]):
         gC[:] = np.nan
         gb[:] = np.nan

@@ -5,14 +5,15 @@ log-likelihood (T,). Its gradient is ``KalmanLoglikGrad``, computed by one
 smoother pass (Fisher's identity, see :mod:`bdfm.statespace.kernels`).
 
 Both Ops run their numba kernel directly in Python mode (C/default backend) and
-are registered for pytensor's NUMBA backend (used by nutpie), so every sampler
-uses the same likelihood. A JAX registration is provided when JAX is installed.
+are registered for pytensor's NUMBA backend (used by nutpie), so those samplers
+use the same likelihood. (The JAX backend is not registered yet.)
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
@@ -41,32 +42,54 @@ def _contiguous(inputs):
 
 
 class KalmanLoglik(Op):
-    """Pointwise state part of the collapsed Kalman log-likelihood."""
+    """Pointwise state part of the collapsed Kalman log-likelihood.
+
+    Outputs ``(ll, x_pred, P_pred, x_filt, P_filt)``: the pointwise values and
+    the filter moments, which the gradient reuses (the filter runs once per
+    log-density-and-gradient evaluation). Only ``ll`` is differentiable.
+    """
 
     __props__ = ()
 
     def make_node(self, C, b, A, q, P0):
         inputs = _as_inputs((C, b, A, q, P0), _NDIMS, _NAMES)
-        return Apply(self, inputs, [pt.dvector()])
+        outputs = [pt.dvector(), pt.dmatrix(), pt.dtensor3(), pt.dmatrix(), pt.dtensor3()]
+        return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, outputs):
-        outputs[0][0] = kernels.filter_loglike(*_contiguous(inputs))
+        res = kernels.filter_full(*_contiguous(inputs))
+        for out, val in zip(outputs, res, strict=True):
+            out[0] = val
 
     def infer_shape(self, fgraph, node, shapes):
-        return [(shapes[1][0],)]
+        T, m = shapes[1][0], shapes[2][1]
+        return [(T,), (T, m), (T, m, m), (T, m), (T, m, m)]
 
     def L_op(self, inputs, outputs, output_grads):
-        (g,) = output_grads
-        return list(kalman_grad_op(*inputs, g))
+        g = output_grads[0]
+        if any(not isinstance(og.type, DisconnectedType) for og in output_grads[1:]):
+            raise NotImplementedError(
+                "only the log-likelihood output of KalmanLoglik is differentiable"
+            )
+        if isinstance(g.type, DisconnectedType):
+            return [DisconnectedType()() for _ in inputs]
+        return list(kalman_grad_op(*inputs, *outputs, g))
+
+    def connection_pattern(self, node):
+        return [[True, False, False, False, False] for _ in node.inputs]
 
 
 class KalmanLoglikGrad(Op):
-    """Gradient of ``sum(g * KalmanLoglik(...))`` for a constant cotangent ``g``."""
+    """Gradient of ``sum(g * ll)`` for a constant cotangent ``g``, given the filter moments."""
 
     __props__ = ()
 
-    def make_node(self, C, b, A, q, P0, g):
-        inputs = _as_inputs((C, b, A, q, P0, g), (*_NDIMS, 1), (*_NAMES, "g"))
+    def make_node(self, C, b, A, q, P0, ll, x_pred, P_pred, x_filt, P_filt, g):
+        inputs = _as_inputs(
+            (C, b, A, q, P0, ll, x_pred, P_pred, x_filt, P_filt, g),
+            (*_NDIMS, 1, 2, 3, 2, 3, 1),
+            (*_NAMES, "ll", "x_pred", "P_pred", "x_filt", "P_filt", "g"),
+        )
         outputs = [x.type() for x in inputs[:5]]
         return Apply(self, inputs, outputs)
 
@@ -91,56 +114,9 @@ kalman_grad_op = KalmanLoglikGrad()
 
 @register_funcify_default_op_cache_key(KalmanLoglik)
 def _numba_funcify_loglik(op, node=None, **kwargs):
-    return kernels.filter_loglike, _KERNEL_VERSION
+    return kernels.filter_full, _KERNEL_VERSION
 
 
 @register_funcify_default_op_cache_key(KalmanLoglikGrad)
 def _numba_funcify_grad(op, node=None, **kwargs):
     return kernels.loglike_grad, _KERNEL_VERSION
-
-
-def _register_jax() -> None:
-    """Register the Ops for pytensor's JAX backend (host callbacks)."""
-    try:
-        import jax
-        import jax.numpy as jnp
-        from pytensor.link.jax.dispatch import jax_funcify
-    except ImportError:  # JAX is an optional extra: nothing to register
-        return
-
-    def _loglik_host(*args):
-        return kernels.filter_loglike(*_contiguous(args))
-
-    def _grad_host(*args):
-        return kernels.loglike_grad(*_contiguous(args))
-
-    @jax.custom_vjp
-    def loglik(C, b, A, q, P0):
-        shape = jax.ShapeDtypeStruct((b.shape[0],), jnp.float64)
-        return jax.pure_callback(_loglik_host, shape, C, b, A, q, P0, vmap_method="sequential")
-
-    def loglik_fwd(C, b, A, q, P0):
-        return loglik(C, b, A, q, P0), (C, b, A, q, P0)
-
-    def loglik_bwd(res, g):
-        shapes = tuple(jax.ShapeDtypeStruct(x.shape, jnp.float64) for x in res)
-        return tuple(jax.pure_callback(_grad_host, shapes, *res, g, vmap_method="sequential"))
-
-    loglik.defvjp(loglik_fwd, loglik_bwd)
-
-    @jax_funcify.register(KalmanLoglik)
-    def _jax_loglik(op, **kwargs):
-        return loglik
-
-    @jax_funcify.register(KalmanLoglikGrad)
-    def _jax_grad(op, **kwargs):
-        def grad(C, b, A, q, P0, g):
-            shapes = tuple(jax.ShapeDtypeStruct(x.shape, jnp.float64) for x in (C, b, A, q, P0))
-            return jax.pure_callback(
-                _grad_host, shapes, C, b, A, q, P0, g, vmap_method="sequential"
-            )
-
-        return grad
-
-
-_register_jax()
