@@ -7,6 +7,11 @@ BIN := $(VENV)/bin
 export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
+# pytensor's C backend links the system OpenBLAS when present (Debian: libopenblas-dev);
+# without it pytensor falls back to slower matrix products (still correct).
+ifneq ($(shell ldconfig -p 2>/dev/null | grep -c 'libopenblas\.so '),0)
+export PYTENSOR_FLAGS ?= blas__ldflags=-lopenblas
+endif
 
 .PHONY: demo test install clean
 
