@@ -64,7 +64,7 @@ class Panel:
     @property
     def filled(self) -> np.ndarray:
         """Values with missing entries set to zero (always used with :attr:`mask`)."""
-        return np.where(self.mask, self.values, 0.0)
+        return np.ascontiguousarray(np.where(self.mask, self.values, 0.0))
 
 
 def _listing(items) -> str:
@@ -197,7 +197,7 @@ def prepare_panel(data: pd.DataFrame, standardize: bool = True, min_time: int = 
     given (no intercept).
     """
     frame = validate_frame(data, min_time=min_time)
-    raw = frame.to_numpy(dtype=float)
+    raw = np.ascontiguousarray(frame.to_numpy(dtype=float))  # row-major: time x series
     mask = ~np.isnan(raw)
     n = raw.shape[1]
     if standardize:
@@ -206,7 +206,7 @@ def prepare_panel(data: pd.DataFrame, standardize: bool = True, min_time: int = 
     else:
         mean = np.zeros(n)
         scale = np.ones(n)
-    values = (raw - mean) / scale
+    values = np.ascontiguousarray((raw - mean) / scale)
     values.flags.writeable = False
     mask.flags.writeable = False
     return Panel(

@@ -103,7 +103,7 @@ class DynamicFactorModel:
     def _data_constants(self) -> dict[str, np.ndarray]:
         y = self.panel.filled
         mask = self.panel.mask
-        out = {"y": y, "mask": mask.astype(float)}
+        out = {"y": y, "mask": np.ascontiguousarray(mask, dtype=float)}
         if self.spec.idiosyncratic == "ar1":
             m_diff, m_start, _ = ar1_masks(mask)
             y_lag = np.zeros_like(y)

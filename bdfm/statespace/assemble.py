@@ -9,10 +9,10 @@ transition are free: ``[A_1, ..., A_p, 0]``.
 from __future__ import annotations
 
 import pytensor.tensor as pt
-from pytensor.tensor.slinalg import solve_discrete_lyapunov
 
 from bdfm.statespace.kalman import kalman_loglike
 from bdfm.statespace.stats import obs_stats_ar1, obs_stats_iid
+from bdfm.statespace.stats_ops import lyapunov_op
 
 __all__ = [
     "companion",
@@ -52,13 +52,11 @@ def stationary_cov(top, q0):
     ----------
     top : (k, m) transition top rows.
     q0 : (k,) innovation variances.
+
+    Solved by a compiled kernel with an adjoint-equation gradient
+    (:func:`bdfm.statespace.stats_kernels.lyapunov_grad`).
     """
-    k, m = top.shape[0], top.shape[1]
-    Tm = companion(top)
-    RQR = pt.zeros((m, m))
-    RQR = pt.set_subtensor(RQR[:k, :k], pt.diag(q0))
-    P0 = solve_discrete_lyapunov(Tm, RQR, method="direct")
-    return 0.5 * (P0 + P0.T)
+    return lyapunov_op(top, q0)
 
 
 def dfm_loglike_pointwise(
