@@ -2,8 +2,8 @@
 
 Run by hand from the repository root::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_loglike.py            # full run (~10 min)
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_loglike.py --quick    # smoke test, small size only
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_loglike.py          # full run, ~12 min
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_loglike.py --quick  # smoke test, small size
 
 Everything is measured in one run on the same simulated data (fixed seed) and at
 the same parameter values, for (N, T, k) in (20, 500, 2), (50, 500, 3),
@@ -13,10 +13,14 @@ Implementations
 ---------------
 * **bdfm**: compiled pytensor function of ``dfm_loglike_pointwise(...).sum()`` and
   its gradient w.r.t. (loadings, factor_ar, idio_sd, idio_ar), default C mode and
-  ``mode="NUMBA"``. Compile time = ``pytensor.function(...)`` + first call. "warm"
-  compiles are measured in this process (numba kernel cache on disk and pytensor
-  compiledir as they are); "cold" compiles in a subprocess per mode at (50, 500, 3)
-  with fresh ``NUMBA_CACHE_DIR`` and ``PYTENSOR_FLAGS=base_compiledir=<tmp>``.
+  ``mode="NUMBA"``. Compile time = ``pytensor.function(...)`` + first call:
+  per row in this process with the caches on disk as found (bdfm's numba kernel
+  cache in ``bdfm/statespace/__pycache__``, the pytensor compiledir); once more at
+  (50, 500, 3) for a randomly perturbed data set (NUMBA-mode graphs embed the
+  data as constants and are cached by them, so this is the compile a new data set
+  costs); and "cold" at (50, 500, 3) in subprocesses with a fresh
+  ``NUMBA_CACHE_DIR`` plus either a fresh ``PYTENSOR_FLAGS=base_compiledir=<tmp>``
+  (C and NUMBA: fully cold) or the user's compiledir (C: only bdfm's kernels cold).
 * **pymc-extras** ``BayesianDynamicFactor`` (k factors, factor_order=1,
   error_order=1, error_cov_type="diagonal", measurement_error=False, priors as in
   its docstring). Installed into the project venv as ``pymc-extras==0.10.0``
@@ -387,7 +391,7 @@ def statsmodels_callables(Y, params, ar1=True):
         collapsed()
         coll = collapsed
         coll_err = None
-    except Exception as e:  # noqa: BLE001 - statsmodels raises RuntimeError for error_order>0
+    except Exception as e:
         coll, coll_err = None, f"{type(e).__name__}: {e}"
     return plain, coll, coll_err
 
@@ -397,7 +401,6 @@ def pmx_worker(N, T, k):
     """Runs in a subprocess: build, compile and time pymc-extras; prints JSON lines."""
     import pymc as pm
     import pytensor
-
     from pymc_extras.statespace.models import BayesianDynamicFactor
 
     Y, params = simulate(N, T, k)
@@ -437,8 +440,9 @@ def pmx_worker(N, T, k):
     t1 = time.perf_counter()
     out = fn(point)
     t2 = time.perf_counter()
-    print(json.dumps({"build_s": build_s, "compile_s": t2 - t0, "first_call_s": t2 - t1}),
-          flush=True)
+    print(
+        json.dumps({"build_s": build_s, "compile_s": t2 - t0, "first_call_s": t2 - t1}), flush=True
+    )
     # data log-likelihood = total logp - prior logp (incl. jacobian); prior graph is tiny
     prior = model.compile_fn(model.logp(vars=model.free_RVs), point_fn=True)
     obs_ll = float(out[0]) - float(prior(point))
@@ -535,42 +539,24 @@ def _subprocess_env(pytensor_flags, base_compiledir=None):
     return env
 
 
-def seed_compiledir():
-    """Copy of the user's pytensor base_compiledir without its numba cache.
-
-    The main process compiles with it, so the C modules of ordinary pytensor ops
-    are warm but every NUMBA-mode graph (which embeds the data as constants) is
-    compiled for the first time, as for a new data set: "warm" numbers are then
-    the same on every run of this script.
-    """
-    import shutil
-
-    out = subprocess.run(
-        [sys.executable, "-c", "import pytensor; print(pytensor.config.base_compiledir)"],
-        capture_output=True, text=True, env=_subprocess_env(ORIG_PYTENSOR_FLAGS),
-    )
-    src = Path(out.stdout.strip().splitlines()[-1]) if out.stdout.strip() else None
-    dst = Path(tempfile.mkdtemp(prefix="bdfm_bench_pytensor_"))
-    if src is not None and src.is_dir():
-        shutil.copytree(src, dst, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("numba", "lock_dir", "*.lock"))
-    return dst
-
-
 def run_cold(mode, timeout=400, base_compiledir=None):
     """Compile in a fresh process with a fresh NUMBA_CACHE_DIR (bdfm kernels cold).
 
     ``base_compiledir=None``: also a fresh pytensor compiledir (fully cold);
-    otherwise that (seeded) compiledir: only the numba kernels are cold.
+    ``"user"``: the user's pytensor compiledir as found (only the kernels are cold).
     """
     with tempfile.TemporaryDirectory(prefix="bdfm_cold_") as tmp:
-        env = _subprocess_env(ORIG_PYTENSOR_FLAGS, base_compiledir or f"{tmp}/pytensor")
+        base = None if base_compiledir == "user" else (base_compiledir or f"{tmp}/pytensor")
+        env = _subprocess_env(ORIG_PYTENSOR_FLAGS, base)
         env["NUMBA_CACHE_DIR"] = os.path.join(tmp, "numba")
         t0 = time.perf_counter()
         try:
             p = subprocess.run(
                 [sys.executable, __file__, "--cold-worker", mode],
-                capture_output=True, text=True, env=env, timeout=timeout,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=timeout,
             )
         except subprocess.TimeoutExpired:
             return {"error": f"timeout > {timeout} s"}
@@ -603,7 +589,7 @@ def machine_info():
         from importlib.metadata import version
 
         pmx = version("pymc-extras")
-    except Exception:  # noqa: BLE001
+    except Exception:
         pmx = "not installed"
     return {
         "nproc": os.cpu_count(),
@@ -618,8 +604,15 @@ def machine_info():
         "statsmodels": statsmodels.__version__,
         "pytensor_blas_ldflags": pytensor.config.blas__ldflags or "(empty: no BLAS linked)",
         "loadavg_start": _loadavg(),
-        "threads": {v: os.environ[v] for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                              "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")},
+        "threads": {
+            v: os.environ[v]
+            for v in (
+                "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS",
+            )
+        },
     }
 
 
@@ -648,7 +641,7 @@ def ratio(a, b):
     return None if (a is None or b is None) else a / b
 
 
-def build_report(info, rows, cold, targets, wall):
+def build_report(info, rows, cold, new_data, targets, wall):
     lines = [f"# bdfm log-likelihood benchmark ({datetime.date.today().isoformat()})", ""]
     lines.append(
         f"Machine: {info['nproc']} cores, {info['cpu']}. Single-threaded: "
@@ -656,56 +649,104 @@ def build_report(info, rows, cold, targets, wall):
         + " (set at the top of the script)."
     )
     lines.append(
-        "Versions: " + ", ".join(f"{k} {info[k]}" for k in
-                                 ("python", "numpy", "scipy", "numba", "pytensor", "pymc",
-                                  "pymc_extras", "statsmodels"))
+        "Versions: "
+        + ", ".join(
+            f"{k} {info[k]}"
+            for k in (
+                "python",
+                "numpy",
+                "scipy",
+                "numba",
+                "pytensor",
+                "pymc",
+                "pymc_extras",
+                "statsmodels",
+            )
+        )
         + f". pytensor blas__ldflags: {info['pytensor_blas_ldflags']}."
     )
     lines.append("")
-    lines.append("Median time per call in ms. bdfm = logp + gradient (C = default mode); "
-                 "pymc-extras = logp + gradient; statsmodels and the numba floor = logp only.")
+    lines.append(
+        "Median time per call in ms. bdfm = logp + gradient (C = default mode); "
+        "pymc-extras = logp + gradient; statsmodels and the numba floor = logp only."
+    )
     lines.append("")
-    hdr = ("| errors | N | T | k | bdfm C | bdfm NUMBA | pymc-extras | statsmodels | sm collapsed "
-           "| numba floor | pmx/bdfm | bdfm/floor | sm-coll/bdfm | sm/bdfm |")
+    hdr = (
+        "| errors | N | T | k | bdfm C | bdfm NUMBA | pymc-extras | statsmodels | sm collapsed "
+        "| numba floor | pmx/bdfm | bdfm/floor | sm-coll/bdfm | sm/bdfm |"
+    )
     lines += [hdr, "|" + "---|" * 14]
     for r in rows:
-        lines.append(
-            f"| {r['errors']} | {r['N']} | {r['T']} | {r['k']} | {fmt(r['bdfm_c_ms'])} | "
-            f"{fmt(r['bdfm_numba_ms'])} | {fmt(r.get('pmx_ms', r.get('pmx_note')))} | "
-            f"{fmt(r['sm_ms'])} | {fmt(r['sm_coll_ms'])} | {fmt(r['floor_ms'])} | "
-            f"{fmt(ratio(r.get('pmx_ms'), r['bdfm_c_ms']))} | {fmt(ratio(r['bdfm_c_ms'], r['floor_ms']))} | "
-            f"{fmt(ratio(r['sm_coll_ms'], r['bdfm_c_ms']))} | {fmt(ratio(r['sm_ms'], r['bdfm_c_ms']))} |"
-        )
-    lines += ["", "Compile time (s) = pytensor.function + first call; warm = this process "
-              "(caches on disk as found); pymc-extras = model.compile_fn + first call.", ""]
-    lines += ["| errors | N | T | k | bdfm C warm | bdfm NUMBA warm (new data) "
-              "| bdfm NUMBA recompile (same data) | pymc-extras |", "|" + "---|" * 8]
+        b = r["bdfm_c_ms"]
+        cells = [
+            r["errors"],
+            r["N"],
+            r["T"],
+            r["k"],
+            fmt(b),
+            fmt(r["bdfm_numba_ms"]),
+            fmt(r.get("pmx_ms", r.get("pmx_note"))),
+            fmt(r["sm_ms"]),
+            fmt(r["sm_coll_ms"]),
+            fmt(r["floor_ms"]),
+            fmt(ratio(r.get("pmx_ms"), b)),
+            fmt(ratio(b, r["floor_ms"])),
+            fmt(ratio(r["sm_coll_ms"], b)),
+            fmt(ratio(r["sm_ms"], b)),
+        ]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    lines += [
+        "",
+        "Compile time (s) = pytensor.function + first call; warm = this process "
+        "(caches on disk as found); pymc-extras = model.compile_fn + first call.",
+        "",
+    ]
+    lines += ["| errors | N | T | k | bdfm C | bdfm NUMBA | pymc-extras |", "|" + "---|" * 7]
     for r in rows:
         lines.append(
             f"| {r['errors']} | {r['N']} | {r['T']} | {r['k']} | {fmt(r['bdfm_c_compile_s'])} | "
-            f"{fmt(r['bdfm_numba_compile_s'])} | {fmt(r['bdfm_numba_recompile_s'])} | "
+            f"{fmt(r['bdfm_numba_compile_s'])} | "
             f"{fmt(r.get('pmx_compile_s', r.get('pmx_note')))} |"
         )
-    lines += ["", f"Cold compile at {COLD_SIZE} AR(1) in a fresh subprocess with a fresh "
-              "NUMBA_CACHE_DIR (bdfm kernels JIT-compiled); 'fully cold' also has a fresh "
-              "pytensor base_compiledir (every C module / numba graph compiled):", ""]
+    lines += [
+        "",
+        "NUMBA-mode graphs embed the data as constants and pytensor caches them on disk "
+        "keyed by those (and by the bdfm sources): the NUMBA column above is a cache hit "
+        "(~1 s) if this script ran before with unchanged bdfm sources, else ~20-30 s. "
+        "Compile for a data set "
+        f"never seen before, caches otherwise warm, {COLD_SIZE} AR(1): "
+        + ", ".join(f"{m} {v:.1f} s" for m, v in new_data.items())
+        + ".",
+    ]
+    lines += [
+        "",
+        f"Cold compile at {COLD_SIZE} AR(1) in a fresh subprocess with a fresh "
+        "NUMBA_CACHE_DIR (bdfm kernels JIT-compiled); 'fully cold' also has a fresh "
+        "pytensor base_compiledir (every C module / numba op compiled):",
+        "",
+    ]
     for mode, d in cold.items():
         if "error" in d:
             lines.append(f"- {mode}: {d['error']}")
         else:
-            lines.append(f"- {mode}: compile + first call {d['compile_s']:.1f} s "
-                         f"(imports {d['import_s']:.1f} s, whole process {d['process_wall_s']:.1f} s)")
+            lines.append(
+                f"- {mode}: compile + first call {d['compile_s']:.1f} s (imports "
+                f"{d['import_s']:.1f} s, whole process {d['process_wall_s']:.1f} s)"
+            )
     lines += ["", "Value checks (total log-likelihood at the benchmark parameters):", ""]
     for r in rows:
         lines.append(f"- {r['errors']} {r['N']}x{r['T']}x{r['k']}: " + "; ".join(r["checks"]))
     lines += ["", "Targets:", ""]
     for t in targets:
-        lines.append(f"- [{'PASS' if t['pass'] else 'FAIL' if t['pass'] is False else 'n/a'}] {t['text']}")
+        mark = "n/a" if t["pass"] is None else "PASS" if t["pass"] else "FAIL"
+        lines.append(f"- [{mark}] {t['text']}")
     lines += ["", "Notes:", ""]
     lines += [f"- {n}" for n in NOTES]
-    lines.append(f"- Total benchmark wall time: {wall / 60:.1f} min; load average at start "
-                 f"{info.get('loadavg_start')}, at end {info.get('loadavg_end')} (other "
-                 "processes on the machine add noise to the medians).")
+    lines.append(
+        f"- Total benchmark wall time: {wall / 60:.1f} min; load average at start "
+        f"{info.get('loadavg_start')}, at end {info.get('loadavg_end')} (other "
+        "processes on the machine add noise to the medians)."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -714,9 +755,15 @@ NOTES = [
     "'sm collapsed' is reported for the iid rows only; the AR(1) target is checked "
     "against the iid collapsed time at the same size (statsmodels' cheapest option).",
     "pymc-extras is timed at the benchmark parameter values with x0 = 0 and P0 = the "
-    "stationary covariance (zeros -> 1e-12); its 'obs' log-likelihood includes its "
-    "cov_jitter, so agreement is to ~1e-6 relative, not 1e-8.",
+    "stationary covariance (zeros -> 1e-12). Its 'obs' log-likelihood differs from the "
+    "exact one by a parameter-free constant (0.10.0 adds log(2 pi) once per time step "
+    "instead of once per observed value, and each missing value adds -log(1e-8)/2 from "
+    "cov_jitter); after removing it the values agree with bdfm.",
     "The numba floor's time includes its numpy precomputation of C_t, b_t.",
+    "The first row's bdfm compile also JIT-compiles bdfm's numba kernels when the "
+    "on-disk cache is stale (bdfm sources edited since it was written); later rows "
+    "show the warm C compile (~0.1 s).",
+    "pymc-extras at (200, 1000, 5): few repetitions (one call takes ~25 s).",
 ]
 
 
@@ -741,16 +788,16 @@ def main(argv=None):
     wall0 = time.perf_counter()
     sizes = SIZES[:1] if args.quick else SIZES
     budget = 0.5 if args.quick else args.budget
-    seeded = seed_compiledir()  # must happen before pytensor is imported here
-    os.environ["PYTENSOR_FLAGS"] = _subprocess_env(ORIG_PYTENSOR_FLAGS, seeded)["PYTENSOR_FLAGS"]
     info = machine_info()
     print(f"{info['nproc']} cores, {info['cpu']}; threads pinned to 1", flush=True)
 
     cold = {}
     if not args.no_cold:
-        for mode, base, label in (("C", None, "C, fully cold"),
-                                  ("NUMBA", None, "NUMBA, fully cold"),
-                                  ("C", seeded, "C, only numba kernels cold")):
+        for mode, base, label in (
+            ("C", None, "C, fully cold"),
+            ("NUMBA", None, "NUMBA, fully cold"),
+            ("C", "user", "C, only bdfm numba kernels cold"),
+        ):
             print(f"cold compile {label} at {COLD_SIZE} ...", flush=True)
             cold[label] = run_cold(mode, base_compiledir=base)
             print("   ", cold[label], flush=True)
@@ -765,7 +812,6 @@ def main(argv=None):
             fc, r["bdfm_c_compile_s"], v_bdfm = bdfm_function(Y, params, ar1, mode=None)
             r["bdfm_c_ms"] = 1e3 * time_calls(fc, budget)[0]
             fn, r["bdfm_numba_compile_s"], v_numba = bdfm_function(Y, params, ar1, mode="NUMBA")
-            _, r["bdfm_numba_recompile_s"], _ = bdfm_function(Y, params, ar1, mode="NUMBA")
             r["bdfm_numba_ms"] = 1e3 * time_calls(fn, budget)[0]
             assert abs(v_numba - v_bdfm) <= 1e-10 * abs(v_bdfm), (v_numba, v_bdfm)
 
@@ -810,15 +856,29 @@ def main(argv=None):
             elif ar1:
                 r["pmx_note"] = "not run"
             rows.append(r)
-            print("   " + ", ".join(f"{k_}={fmt(v) if isinstance(v, float) else v}"
-                                    for k_, v in r.items() if k_ not in ("checks", "pmx_raw")),
-                  flush=True)
+            print(
+                "   "
+                + ", ".join(
+                    f"{k_}={fmt(v) if isinstance(v, float) else v}"
+                    for k_, v in r.items()
+                    if k_ not in ("checks", "pmx_raw")
+                ),
+                flush=True,
+            )
             print("   checks: " + "; ".join(r["checks"]), flush=True)
 
+    # Compile for a data set never seen before (random perturbation, so no cache entry
+    # can exist): NUMBA-mode graphs embed the data as constants and are cached by them.
+    Y, params = simulate(*COLD_SIZE)
+    Y = Y + 1e-6 * np.random.default_rng(time.time_ns()).standard_normal(Y.shape)
+    new_data = {}
+    for mode in ("C", "NUMBA"):
+        _, new_data[mode], _ = bdfm_function(Y, params, True, mode=None if mode == "C" else mode)
+    print("new-data compile (s):", new_data, flush=True)
     info["loadavg_end"] = _loadavg()
-    targets = evaluate_targets(rows, cold)
+    targets = evaluate_targets(rows, cold, new_data)
     wall = time.perf_counter() - wall0
-    report = build_report(info, rows, cold, targets, wall)
+    report = build_report(info, rows, cold, new_data, targets, wall)
     print()
     print(report)
     out = Path(args.out)
@@ -826,16 +886,24 @@ def main(argv=None):
     stem = f"loglike_{datetime.date.today().isoformat()}" + ("_quick" if args.quick else "")
     (out / f"{stem}.md").write_text(report)
     (out / f"{stem}.json").write_text(
-        json.dumps({"machine": info, "rows": rows, "cold_compile": cold, "targets": targets,
-                    "seed": SEED, "wall_s": wall}, indent=2, default=str)
+        json.dumps(
+            {
+                "machine": info,
+                "rows": rows,
+                "cold_compile": cold,
+                "new_data_compile": new_data,
+                "targets": targets,
+                "seed": SEED,
+                "wall_s": wall,
+            },
+            indent=2,
+            default=str,
+        )
     )
     print(f"wrote {out / stem}.md and .json")
-    import shutil
-
-    shutil.rmtree(seeded, ignore_errors=True)
 
 
-def evaluate_targets(rows, cold):
+def evaluate_targets(rows, cold, new_data):
     def row(errors, N, T, k):
         for r in rows:
             if (r["errors"], r["N"], r["T"], r["k"]) == (errors, N, T, k):
@@ -847,33 +915,55 @@ def evaluate_targets(rows, cold):
     if r is not None:
         for col, name in (("bdfm_c_ms", "C"), ("bdfm_numba_ms", "NUMBA")):
             x = ratio(r.get("pmx_ms"), r[col])
-            out.append({"text": f"bdfm ({name}) logp+grad >= 100x faster than pymc-extras at "
-                                f"(50,500,3) AR(1): {fmt(x)}x",
-                        "pass": None if x is None else x >= 100})
+            out.append(
+                {
+                    "text": f"bdfm ({name}) logp+grad >= 100x faster than pymc-extras at "
+                    f"(50,500,3) AR(1): {fmt(x)}x",
+                    "pass": None if x is None else x >= 100,
+                }
+            )
     r = row("AR(1)", 200, 1000, 5)
     ri = row("iid", 200, 1000, 5)
     if r is not None:
         for col, name in (("bdfm_c_ms", "C"), ("bdfm_numba_ms", "NUMBA")):
             x = ratio(r[col], r["floor_ms"])
-            out.append({"text": f"bdfm ({name}) logp+grad within 5x of the numba floor at "
-                                f"(200,1000,5) AR(1): {fmt(x)}x", "pass": x <= 5})
+            out.append(
+                {
+                    "text": f"bdfm ({name}) logp+grad within 5x of the numba floor at "
+                    f"(200,1000,5) AR(1): {fmt(x)}x",
+                    "pass": x <= 5,
+                }
+            )
         sm_c = ri["sm_coll_ms"] if ri else None
         for rr, label in ((r, "AR(1)"), (ri, "iid")):
             if rr is None:
                 continue
             x = ratio(sm_c, rr["bdfm_c_ms"])
-            out.append({"text": f"bdfm (C) {label} logp+grad faster than statsmodels' collapsed "
-                                f"loglike (iid; AR(1) collapsed unsupported) at (200,1000,5): "
-                                f"sm-coll/bdfm = {fmt(x)}x", "pass": None if x is None else x > 1})
+            out.append(
+                {
+                    "text": f"bdfm (C) {label} logp+grad faster than statsmodels' collapsed "
+                    f"loglike (iid; AR(1) collapsed unsupported) at (200,1000,5): "
+                    f"sm-coll/bdfm = {fmt(x)}x",
+                    "pass": None if x is None else x > 1,
+                }
+            )
     for label, d in cold.items():
         if "compile_s" in d:
-            out.append({"text": f"first-call compile under 20 s, {label} ({COLD_SIZE}): "
-                                f"{d['compile_s']:.1f} s", "pass": d["compile_s"] < 20})
-    for col, name in (("bdfm_c_compile_s", "C"), ("bdfm_numba_compile_s", "NUMBA (new data)")):
-        if rows:
-            mx = max(r[col] for r in rows)
-            out.append({"text": f"first-call compile under 20 s, warm {name}, max over rows: "
-                                f"{mx:.1f} s", "pass": mx < 20})
+            out.append(
+                {
+                    "text": f"first-call compile under 20 s, {label} ({COLD_SIZE}): "
+                    f"{d['compile_s']:.1f} s",
+                    "pass": d["compile_s"] < 20,
+                }
+            )
+    for mode, v in new_data.items():
+        out.append(
+            {
+                "text": f"first-call compile under 20 s, warm caches, new data set ({mode}, "
+                f"{COLD_SIZE}): {v:.1f} s",
+                "pass": v < 20,
+            }
+        )
     return out
 
 

@@ -34,7 +34,7 @@ from numba import njit
 __all__ = ["filter_full", "loglike_grad", "smoother"]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _chol(a, out):
     """Lower Cholesky factor of the SPD matrix ``a`` into ``out``; False if not PD."""
     n = a.shape[0]
@@ -56,7 +56,7 @@ def _chol(a, out):
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _cho_solve_inplace(lo, rhs):
     """Solve ``(lo lo') X = rhs`` for X (overwrites ``rhs``, shape m x n)."""
     m, n = rhs.shape
@@ -73,7 +73,7 @@ def _cho_solve_inplace(lo, rhs):
             rhs[i, c] = s / lo[i, i]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _predict(A, q_next, xu, Pu, x_out, P_out):
     """Companion-form prediction ``x = T xu``, ``P = T Pu T' + R diag(q) R'``."""
     k, m = A.shape
@@ -113,7 +113,7 @@ def _predict(A, q_next, xu, Pu, x_out, P_out):
             P_out[j, i] = v
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _update(Ct, bt, x, P, L, G, K, W, CL, xu, Pu):
     """Information-form update; returns the state part of log p(y_t | past).
 
@@ -197,7 +197,7 @@ def _update(Ct, bt, x, P, L, G, K, W, CL, xu, Pu):
     return -0.5 * (logdet + xcx - 2.0 * xb - quad)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def filter_full(C, b, A, q, P0):
     """Run the filter and keep predicted and filtered moments.
 
@@ -242,7 +242,7 @@ def filter_full(C, b, A, q, P0):
     return ll, x_pred, P_pred, x_filt, P_filt
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _companion_times(A, M, out):
     """``out = T M`` for the companion transition T (top rows A)."""
     k, m = A.shape
@@ -258,7 +258,7 @@ def _companion_times(A, M, out):
             out[i, j] = M[i - k, j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def smoother(x_pred, P_pred, x_filt, P_filt, A):
     """Rauch-Tung-Striebel smoother.
 
@@ -318,7 +318,7 @@ def smoother(x_pred, P_pred, x_filt, P_filt, A):
     return x_s, P_s, P_lag, True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def loglike_grad(C, b, A, q, P0, ll, x_pred, P_pred, x_filt, P_filt, g):
     """Gradient of ``sum_t g_t * ll_t`` for a constant cotangent ``g``.
 

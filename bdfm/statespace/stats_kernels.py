@@ -33,7 +33,7 @@ __all__ = [
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _pairs(k):
     """Index pairs (a, c), a <= c, of the packed symmetric k x k layout."""
     n = k * (k + 1) // 2
@@ -47,7 +47,7 @@ def _pairs(k):
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _packed_outer_rows(lam, pairs):
     """(N, k) -> (N, k(k+1)/2): row i holds λ_ia λ_ic for a <= c."""
     n = lam.shape[0]
@@ -58,7 +58,7 @@ def _packed_outer_rows(lam, pairs):
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _unpack_into(Cp, pairs, C, r0, c0):
     """Write packed (T, k(k+1)/2) symmetric blocks into C[:, r0:r0+k, c0:c0+k]."""
     T = Cp.shape[0]
@@ -71,7 +71,7 @@ def _unpack_into(Cp, pairs, C, r0, c0):
             C[t, r0 + c, c0 + a] = v
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _pack_cotangent(gC, pairs, r0, c0, sym_block):
     """Cotangent of a symmetric block in packed form.
 
@@ -97,7 +97,7 @@ def _pack_cotangent(gC, pairs, r0, c0, sym_block):
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _loadings_from_packed(dLLp, lam, pairs, out):
     """Add d/dλ of sum_p dLLp[i, p] λ_ia λ_ic to ``out``."""
     n = lam.shape[0]
@@ -110,7 +110,7 @@ def _loadings_from_packed(dLLp, lam, pairs, out):
             out[i, c] += g * lam[i, a]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sum_log_scale(mask, scale):
     """Per-time sum of mask * log(scale), skipping the logs when every scale is 1."""
     T, N = mask.shape
@@ -126,7 +126,7 @@ def _sum_log_scale(mask, scale):
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _iid_weights(y, mask, var, scale):
     """W = mask / v, Wy = W y and the per-time constant (branch-free loops)."""
     T, N = y.shape
@@ -148,7 +148,7 @@ def _iid_weights(y, mask, var, scale):
     return W, Wy, const
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def iid_stats(y, mask, lam, var, scale):
     """Statistics for iid errors: returns ``(C (T,k,k), b (T,k), const (T,))``."""
     T = y.shape[0]
@@ -161,7 +161,7 @@ def iid_stats(y, mask, lam, var, scale):
     return C, b, const
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def iid_stats_grad(y, mask, lam, var, scale, gC, gb, gc):
     """Gradients ``(d loadings, d var, d scale)`` of the iid statistics."""
     T, N = y.shape
@@ -188,7 +188,7 @@ def iid_stats_grad(y, mask, lam, var, scale, gC, gb, gc):
     return dlam, dvar, dscale
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _ar1_weights(y, y_lag, m_diff, m_start, var, rho, scale):
     """Per-(t, i) coefficients of the AR(1) statistics and the per-time constant."""
     T, N = y.shape
@@ -225,7 +225,7 @@ def _ar1_weights(y, y_lag, m_diff, m_start, var, rho, scale):
     return a1, a2, a3, B1, B2, const
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def ar1_stats(y, y_lag, m_diff, m_start, lam, var, rho, scale):
     """Statistics for AR(1) errors: ``(C (T,2k,2k), b (T,2k), const (T,))``."""
     T = y.shape[0]
@@ -245,7 +245,7 @@ def ar1_stats(y, y_lag, m_diff, m_start, lam, var, rho, scale):
     return C, b, const
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def ar1_stats_grad(y, y_lag, m_diff, m_start, lam, var, rho, scale, gC, gb, gc):
     """Gradients ``(d loadings, d var, d rho, d scale)`` of the AR(1) statistics."""
     T, N = y.shape
@@ -300,7 +300,7 @@ def ar1_stats_grad(y, y_lag, m_diff, m_start, lam, var, rho, scale, gC, gb, gc):
     return dlam, dvar, drho, dscale
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _companion(A):
     k, m = A.shape
     Tm = np.zeros((m, m))
@@ -310,17 +310,50 @@ def _companion(A):
     return Tm
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
+def _matmul(a, b):
+    n, p = a.shape
+    m = b.shape[1]
+    out = np.zeros((n, m))
+    for i in range(n):
+        for r in range(p):
+            air = a[i, r]
+            for j in range(m):
+                out[i, j] += air * b[r, j]
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _solve_stein(Tm, Q):
-    """Solve ``P = Tm P Tm' + Q`` by the Kronecker form (m is small)."""
+    """Solve ``P = Tm P Tm' + Q`` by the doubling algorithm (Smith's method).
+
+    ``P = sum_j Tm^j Q Tm'^j``; each step doubles the number of summed terms,
+    so a stationary Tm converges in a few dozen steps. A non-stationary Tm
+    (the series diverges) returns a matrix of NaN.
+    """
     m = Tm.shape[0]
-    M = np.eye(m * m) - np.kron(Tm, Tm)
-    vecP = np.linalg.solve(M, Q.copy().reshape(m * m))
-    P = vecP.reshape(m, m)
-    return 0.5 * (P + P.T)
+    P = 0.5 * (Q + Q.T)
+    Ak = Tm.copy()
+    for _ in range(64):
+        inc = _matmul(_matmul(Ak, P), Ak.T.copy())
+        P = P + inc
+        big = 0.0
+        for i in range(m):
+            for j in range(m):
+                big = max(big, abs(P[i, j]))
+        small = 0.0
+        for i in range(m):
+            for j in range(m):
+                small = max(small, abs(inc[i, j]))
+        if not np.isfinite(big) or big > 1e300:
+            break
+        if small <= 1e-17 * big:
+            return 0.5 * (P + P.T)
+        Ak = _matmul(Ak, Ak)
+    return np.full((m, m), np.nan)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def lyapunov(A, q0):
     """Stationary covariance of the companion state with top rows ``A`` and innovation var ``q0``."""
     k, m = A.shape
@@ -330,19 +363,20 @@ def lyapunov(A, q0):
     return _solve_stein(_companion(A), Q)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def lyapunov_grad(A, q0, gP):
     """Gradients ``(dA, dq0)`` of ``<gP, P>`` where ``P = lyapunov(A, q0)``.
 
     The adjoint equation ``S = T' S T + sym(gP)`` gives ``dQ = S`` and
-    ``dT = 2 S T P``; the top k rows of ``dT`` are ``dA``.
+    ``dT = 2 S T P``; the top k rows of ``dT`` are ``dA``. Both equations are
+    solved by doubling (plain loops: no LAPACK, so it compiles quickly).
     """
     k = A.shape[0]
     Tm = _companion(A)
     P = lyapunov(A, q0)
     G = 0.5 * (gP + gP.T)
     S = _solve_stein(Tm.T.copy(), G)
-    dT = 2.0 * (S @ Tm @ P)
+    dT = 2.0 * _matmul(_matmul(S, Tm), P)
     dq0 = np.empty(k)
     for i in range(k):
         dq0[i] = S[i, i]
