@@ -31,6 +31,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from bdfm.statespace._nb import fill, sym, transpose
+
 __all__ = ["filter_full", "loglike_grad", "smoother"]
 
 
@@ -228,13 +230,15 @@ def filter_full(C, b, A, q, P0):
     W = np.empty((m, m))
     CL = np.empty((d, m))
     x = np.zeros(m)
-    P = 0.5 * (P0 + P0.T)
+    P = sym(P0)
     for t in range(T):
-        x_pred[t] = x
-        P_pred[t] = P
+        for i in range(m):
+            x_pred[t, i] = x[i]
+            for j in range(m):
+                P_pred[t, i, j] = P[i, j]
         v = _update(C[t], b[t], x, P, L, G, K, W, CL, x_filt[t], P_filt[t])
         if not np.isfinite(v):
-            ll[:] = -np.inf
+            fill(ll, -np.inf)
             return ll, x_pred, P_pred, x_filt, P_filt
         ll[t] = v
         if t + 1 < T:
@@ -272,8 +276,11 @@ def smoother(x_pred, P_pred, x_filt, P_filt, A):
     x_s = np.empty((T, m))
     P_s = np.empty((T, m, m))
     P_lag = np.zeros((T, m, m))
-    x_s[T - 1] = x_filt[T - 1]
-    P_s[T - 1] = P_filt[T - 1]
+    for i in range(m):
+        x_s[T - 1, i] = x_filt[T - 1, i]
+        for j in range(m):
+            P_s[T - 1, i, j] = P_filt[T - 1, i, j]
+    dx = np.empty(m)
     Lp = np.zeros((m, m))
     Jt = np.empty((m, m))
     D = np.empty((m, m))
@@ -284,7 +291,8 @@ def smoother(x_pred, P_pred, x_filt, P_filt, A):
             return x_s, P_s, P_lag, False
         _companion_times(A, P_filt[t], Jt)
         _cho_solve_inplace(Lp, Jt)
-        dx = x_s[t + 1] - x_pred[t + 1]
+        for i in range(m):
+            dx[i] = x_s[t + 1, i] - x_pred[t + 1, i]
         for i in range(m):
             s = x_filt[t, i]
             for p in range(m):
@@ -341,20 +349,15 @@ def loglike_grad(C, b, A, q, P0, ll, x_pred, P_pred, x_filt, P_filt, g):
     gA = np.zeros((k, m))
     gq = np.zeros((T, k))
     gP0 = np.zeros((m, m))
-    if not np.isfinite(ll[0]):
-        gC[:] = np.nan
-        gb[:] = np.nan
-        gA[:] = np.nan
-        gq[:] = np.nan
-        gP0[:] = np.nan
-        return gC, gb, gA, gq, gP0
-    x_s, P_s, P_lag, ok = smoother(x_pred, P_pred, x_filt, P_filt, A)
+    ok = np.isfinite(ll[0])
+    if ok:
+        x_s, P_s, P_lag, ok = smoother(x_pred, P_pred, x_filt, P_filt, A)
     if not ok:
-        gC[:] = np.nan
-        gb[:] = np.nan
-        gA[:] = np.nan
-        gq[:] = np.nan
-        gP0[:] = np.nan
+        fill(gC, np.nan)
+        fill(gb, np.nan)
+        fill(gA, np.nan)
+        fill(gq, np.nan)
+        fill(gP0, np.nan)
         return gC, gb, gA, gq, gP0
     for t in range(T):
         for i in range(d):
@@ -393,16 +396,17 @@ def loglike_grad(C, b, A, q, P0, ll, x_pred, P_pred, x_filt, P_filt, g):
             gq[t + 1, i] = -0.5 * g0 * (1.0 / qi - dii / (qi * qi))
     # initial state: d/dP0 log N(s_0; 0, P0) = (P0^{-1} E0 P0^{-1} - P0^{-1}) / 2
     L0 = np.zeros((m, m))
-    Ps0 = 0.5 * (P0 + P0.T)
-    _chol(Ps0, L0)
-    Pinv = np.eye(m)
+    _chol(sym(P0), L0)
+    Pinv = np.zeros((m, m))
+    for i in range(m):
+        Pinv[i, i] = 1.0
     _cho_solve_inplace(L0, Pinv)
     E0 = np.empty((m, m))
     for i in range(m):
         for j in range(m):
             E0[i, j] = P_s[0, i, j] + x_s[0, i] * x_s[0, j]
     _cho_solve_inplace(L0, E0)  # P0^{-1} E0
-    tmp = E0.T.copy()  # E0 P0^{-1} (E0, P0 symmetric)
+    tmp = transpose(E0)  # E0 P0^{-1} (E0, P0 symmetric)
     _cho_solve_inplace(L0, tmp)  # P0^{-1} E0 P0^{-1}
     for i in range(m):
         for j in range(m):

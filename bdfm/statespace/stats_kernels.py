@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from bdfm.statespace._nb import add_into, columns, fill, log1d, sym, transpose
+
 __all__ = [
     "ar1_stats",
     "ar1_stats_grad",
@@ -115,7 +117,12 @@ def _sum_log_scale(mask, scale):
     """Per-time sum of mask * log(scale), skipping the logs when every scale is 1."""
     T, N = mask.shape
     out = np.zeros(T)
-    if np.all(scale == 1.0):
+    ones = True
+    for t in range(T):
+        for i in range(N):
+            if scale[t, i] != 1.0:
+                ones = False
+    if ones:
         return out
     for t in range(T):
         acc = 0.0
@@ -133,7 +140,7 @@ def _iid_weights(y, mask, var, scale):
     W = np.empty((T, N))
     Wy = np.empty((T, N))
     const = _sum_log_scale(mask, scale)
-    log_var = np.log(var)
+    log_var = log1d(var)
     for t in range(T):
         acc = 0.0
         n = 0.0
@@ -167,7 +174,12 @@ def iid_stats_grad(y, mask, lam, var, scale, gC, gb, gc):
     T, N = y.shape
     k = lam.shape[1]
     pairs = _pairs(k)
-    W = mask / (var.reshape(1, N) * scale)
+    W = np.empty((T, N))
+    Wy = np.empty((T, N))
+    for t in range(T):
+        for i in range(N):
+            W[t, i] = mask[t, i] / (var[i] * scale[t, i])
+            Wy[t, i] = W[t, i] * y[t, i]
     LLp = _packed_outer_rows(lam, pairs)
     Gp = _pack_cotangent(gC, pairs, 0, 0, False)
     quad = Gp @ LLp.T  # λ_i' gC_t λ_i
@@ -183,7 +195,7 @@ def iid_stats_grad(y, mask, lam, var, scale, gC, gb, gc):
             dv = -mask[t, i] * iv * (dW * iv + 0.5 * g)
             dvar[i] += dv * scale[t, i]
             dscale[t, i] = dv * var[i]
-    dlam = (W * y).T @ gb
+    dlam = Wy.T @ gb
     _loadings_from_packed(W.T @ Gp, lam, pairs, dlam)
     return dlam, dvar, dscale
 
@@ -199,9 +211,11 @@ def _ar1_weights(y, y_lag, m_diff, m_start, var, rho, scale):
     B2 = np.empty((T, N))  # -w1 y* ρ       (b2)
     obs = m_diff + m_start
     const = _sum_log_scale(obs, scale)
-    log_var = np.log(var)
-    stat = 1.0 - rho * rho
-    log_stat = np.log(stat)  # log v_start = log v - log(1 - ρ²)
+    log_var = log1d(var)
+    stat = np.empty(N)
+    for i in range(N):
+        stat[i] = 1.0 - rho[i] * rho[i]
+    log_stat = log1d(stat)  # log v_start = log v - log(1 - ρ²)
     for t in range(T):
         acc = 0.0
         n = 0.0
@@ -239,9 +253,13 @@ def ar1_stats(y, y_lag, m_diff, m_start, lam, var, rho, scale):
     _unpack_into(C12, pairs, C, 0, k)
     _unpack_into(C12, pairs, C, k, 0)
     _unpack_into(a3 @ LLp, pairs, C, k, k)
+    b1 = B1 @ lam
+    b2 = B2 @ lam
     b = np.empty((T, 2 * k))
-    b[:, :k] = B1 @ lam
-    b[:, k:] = B2 @ lam
+    for t in range(T):
+        for j in range(k):
+            b[t, j] = b1[t, j]
+            b[t, k + j] = b2[t, j]
     return C, b, const
 
 
@@ -253,15 +271,15 @@ def ar1_stats_grad(y, y_lag, m_diff, m_start, lam, var, rho, scale, gC, gb, gc):
     pairs = _pairs(k)
     a1, a2, a3, B1, B2, _ = _ar1_weights(y, y_lag, m_diff, m_start, var, rho, scale)
     LLp = _packed_outer_rows(lam, pairs)
-    LLpT = LLp.T.copy()
+    LLpT = transpose(LLp)
     H11 = _pack_cotangent(gC, pairs, 0, 0, False)
     H12 = _pack_cotangent(gC, pairs, 0, k, True)
     H22 = _pack_cotangent(gC, pairs, k, k, False)
     qa = H11 @ LLpT
     qc = H12 @ LLpT
     qe = H22 @ LLpT
-    gb1 = gb[:, :k].copy()
-    gb2 = gb[:, k:].copy()
+    gb1 = columns(gb, 0, k)
+    gb2 = columns(gb, k, 2 * k)
     p1 = gb1 @ lam.T
     p2 = gb2 @ lam.T
     dvar = np.zeros(N)
@@ -294,8 +312,11 @@ def ar1_stats_grad(y, y_lag, m_diff, m_start, lam, var, rho, scale, gC, gb, gc):
             drho[i] += dr
             dvar[i] += dv * scale[t, i]
             dscale[t, i] = dv * var[i]
-    dlam = B1.T @ gb1 + B2.T @ gb2
-    dLLp = a1.T @ H11 + a2.T @ H12 + a3.T @ H22
+    dlam = B1.T @ gb1
+    add_into(dlam, B2.T @ gb2)
+    dLLp = a1.T @ H11
+    add_into(dLLp, a2.T @ H12)
+    add_into(dLLp, a3.T @ H22)
     _loadings_from_packed(dLLp, lam, pairs, dlam)
     return dlam, dvar, drho, dscale
 
@@ -304,7 +325,9 @@ def ar1_stats_grad(y, y_lag, m_diff, m_start, lam, var, rho, scale, gC, gb, gc):
 def _companion(A):
     k, m = A.shape
     Tm = np.zeros((m, m))
-    Tm[:k, :] = A
+    for i in range(k):
+        for j in range(m):
+            Tm[i, j] = A[i, j]
     for i in range(k, m):
         Tm[i, i - k] = 1.0
     return Tm
@@ -332,11 +355,11 @@ def _solve_stein(Tm, Q):
     (the series diverges) returns a matrix of NaN.
     """
     m = Tm.shape[0]
-    P = 0.5 * (Q + Q.T)
-    Ak = Tm.copy()
+    P = sym(Q)
+    Ak = transpose(transpose(Tm))
     for _ in range(64):
-        inc = _matmul(_matmul(Ak, P), Ak.T.copy())
-        P = P + inc
+        inc = _matmul(_matmul(Ak, P), transpose(Ak))
+        add_into(P, inc)
         big = 0.0
         for i in range(m):
             for j in range(m):
@@ -348,9 +371,10 @@ def _solve_stein(Tm, Q):
         if not np.isfinite(big) or big > 1e300:
             break
         if small <= 1e-17 * big:
-            return 0.5 * (P + P.T)
+            return sym(P)
         Ak = _matmul(Ak, Ak)
-    return np.full((m, m), np.nan)
+    fill(P, np.nan)
+    return P
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -371,13 +395,16 @@ def lyapunov_grad(A, q0, gP):
     ``dT = 2 S T P``; the top k rows of ``dT`` are ``dA``. Both equations are
     solved by doubling (plain loops: no LAPACK, so it compiles quickly).
     """
-    k = A.shape[0]
+    k, m = A.shape
     Tm = _companion(A)
     P = lyapunov(A, q0)
-    G = 0.5 * (gP + gP.T)
-    S = _solve_stein(Tm.T.copy(), G)
+    S = _solve_stein(transpose(Tm), sym(gP))
     dT = 2.0 * _matmul(_matmul(S, Tm), P)
     dq0 = np.empty(k)
     for i in range(k):
         dq0[i] = S[i, i]
-    return dT[:k, :].copy(), dq0
+    dA = np.empty((k, m))
+    for i in range(k):
+        for j in range(m):
+            dA[i, j] = dT[i, j]
+    return dA, dq0
