@@ -36,17 +36,6 @@ def transpose(a):
 
 
 @njit(**_OPTS)
-def columns(a, start, stop):
-    """Contiguous copy of a[:, start:stop]."""
-    n = a.shape[0]
-    out = np.empty((n, stop - start))
-    for i in range(n):
-        for j in range(start, stop):
-            out[i, j - start] = a[i, j]
-    return out
-
-
-@njit(**_OPTS)
 def add_into(out, a):
     """out += a for 2-D arrays of the same shape."""
     n, m = out.shape

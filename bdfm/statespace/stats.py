@@ -37,6 +37,9 @@ from bdfm.statespace.stats_ops import ar1_stats_op, iid_stats_op
 
 __all__ = ["ObsStats", "ar1_masks", "obs_stats_ar1", "obs_stats_iid"]
 
+# an empty (0, 0) scale tells the kernels "all ones" (no per-time scaling to read or differentiate)
+_NO_SCALE = np.zeros((0, 0))
+
 
 class ObsStats(NamedTuple):
     """Collapsed observation statistics (pytensor variables)."""
@@ -74,7 +77,7 @@ def obs_stats_iid(y, mask, loadings, idio_var, obs_scale=None) -> ObsStats:
         Per-time multiplier of the noise variance (Gaussian scale mixtures).
     """
     if obs_scale is None:
-        obs_scale = pt.ones_like(pt.as_tensor_variable(y))
+        obs_scale = _NO_SCALE
     return ObsStats(*iid_stats_op(y, mask, loadings, idio_var, obs_scale))
 
 
@@ -91,7 +94,7 @@ def obs_stats_ar1(
     obs_scale : (T, N), optional multiplier of the innovation variance.
     """
     if obs_scale is None:
-        obs_scale = pt.ones_like(pt.as_tensor_variable(y))
+        obs_scale = _NO_SCALE
     return ObsStats(
         *ar1_stats_op(y, y_lag, m_diff, m_start, loadings, idio_var, idio_ar, obs_scale)
     )

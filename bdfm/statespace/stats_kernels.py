@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from bdfm.statespace._nb import add_into, columns, fill, log1d, sym, transpose
+from bdfm.statespace._nb import add_into, fill, log1d, sym, transpose
 
 __all__ = [
     "ar1_stats",
@@ -61,30 +61,35 @@ def _packed_outer_rows(lam, pairs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _unpack_into(Cp, pairs, C, r0, c0):
-    """Write packed (T, k(k+1)/2) symmetric blocks into C[:, r0:r0+k, c0:c0+k]."""
-    T = Cp.shape[0]
-    for t in range(T):
-        for p in range(pairs.shape[0]):
-            a = pairs[p, 0]
-            c = pairs[p, 1]
-            v = Cp[t, p]
-            C[t, r0 + a, c0 + c] = v
-            C[t, r0 + c, c0 + a] = v
+def _block_rows(n_series):
+    """Rows per time block: temporaries of ~64 KB stay in cache (no page faults)."""
+    return max(8, min(256, 8192 // max(n_series, 1)))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _pack_cotangent(gC, pairs, r0, c0, sym_block):
-    """Cotangent of a symmetric block in packed form.
+def _unpack_into(Cp, pairs, C, t0, r0, c0):
+    """Write packed symmetric blocks Cp (nb, k(k+1)/2) into C[t0:t0+nb, r0:r0+k, c0:c0+k]."""
+    for r in range(Cp.shape[0]):
+        for p in range(pairs.shape[0]):
+            a = pairs[p, 0]
+            c = pairs[p, 1]
+            v = Cp[r, p]
+            C[t0 + r, r0 + a, c0 + c] = v
+            C[t0 + r, r0 + c, c0 + a] = v
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _pack_cotangent(gC, pairs, t0, nb, r0, c0, sym_block):
+    """Cotangent of a symmetric block in packed form, rows t0..t0+nb.
 
     For a diagonal block (``sym_block`` False): entry (a, c) collects
     gC[a, c] + gC[c, a] (a < c) or gC[a, a]. For the off-diagonal block of a
     symmetric 2x2 block matrix whose (0,1) and (1,0) blocks are the same
     symmetric matrix (``sym_block`` True), both blocks are collected.
     """
-    T = gC.shape[0]
-    out = np.empty((T, pairs.shape[0]))
-    for t in range(T):
+    out = np.empty((nb, pairs.shape[0]))
+    for r in range(nb):
+        t = t0 + r
         for p in range(pairs.shape[0]):
             a = pairs[p, 0]
             c = pairs[p, 1]
@@ -95,7 +100,17 @@ def _pack_cotangent(gC, pairs, r0, c0, sym_block):
                 v += gC[t, c0 + c, r0 + a]
                 if a != c:
                     v += gC[t, c0 + a, r0 + c]
-            out[t, p] = v
+            out[r, p] = v
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _rows(a, t0, nb, c0, nc):
+    """Contiguous copy of a[t0:t0+nb, c0:c0+nc]."""
+    out = np.empty((nb, nc))
+    for r in range(nb):
+        for j in range(nc):
+            out[r, j] = a[t0 + r, c0 + j]
     return out
 
 
@@ -113,153 +128,204 @@ def _loadings_from_packed(dLLp, lam, pairs, out):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _sum_log_scale(mask, scale):
-    """Per-time sum of mask * log(scale), skipping the logs when every scale is 1."""
-    T, N = mask.shape
-    out = np.zeros(T)
-    ones = True
-    for t in range(T):
-        for i in range(N):
-            if scale[t, i] != 1.0:
-                ones = False
-    if ones:
-        return out
-    for t in range(T):
-        acc = 0.0
-        for i in range(N):
-            if mask[t, i] != 0.0:
-                acc += mask[t, i] * np.log(scale[t, i])
-        out[t] = acc
-    return out
+def _scale_at(scale, t, i):
+    """Noise-variance multiplier; an empty ``scale`` (shape (0, 0)) means all ones."""
+    if scale.shape[0] == 0:
+        return 1.0
+    return scale[t, i]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _iid_weights(y, mask, var, scale):
-    """W = mask / v, Wy = W y and the per-time constant (branch-free loops)."""
-    T, N = y.shape
-    W = np.empty((T, N))
-    Wy = np.empty((T, N))
-    const = _sum_log_scale(mask, scale)
-    log_var = log1d(var)
-    for t in range(T):
+def _iid_block(y, mask, var, log_var, scale, t0, nb, W, Wy, const):
+    """W = mask / v and W y for rows t0..t0+nb (into W, Wy); the constant into const."""
+    N = y.shape[1]
+    for r in range(nb):
+        t = t0 + r
         acc = 0.0
         n = 0.0
         for i in range(N):
             m = mask[t, i]
-            w = m / (var[i] * scale[t, i])
-            W[t, i] = w
-            Wy[t, i] = w * y[t, i]
+            s = _scale_at(scale, t, i)
+            w = m / (var[i] * s)
+            W[r, i] = w
+            Wy[r, i] = w * y[t, i]
             acc += m * log_var[i] + w * y[t, i] * y[t, i]
+            if s != 1.0 and m != 0.0:
+                acc += m * np.log(s)
             n += m
-        const[t] = -0.5 * (n * _LOG_2PI + acc + const[t])
-    return W, Wy, const
+        if const.shape[0] > 0:
+            const[t] = -0.5 * (n * _LOG_2PI + acc)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def iid_stats(y, mask, lam, var, scale):
-    """Statistics for iid errors: returns ``(C (T,k,k), b (T,k), const (T,))``."""
-    T = y.shape[0]
+    """Statistics for iid errors: returns ``(C (T,k,k), b (T,k), const (T,))``.
+
+    ``scale`` is (T, N) or empty (0, 0) for all ones.
+    """
+    T, N = y.shape
     k = lam.shape[1]
     pairs = _pairs(k)
-    W, Wy, const = _iid_weights(y, mask, var, scale)
+    LLp = _packed_outer_rows(lam, pairs)
+    log_var = log1d(var)
     C = np.empty((T, k, k))
-    _unpack_into(W @ _packed_outer_rows(lam, pairs), pairs, C, 0, 0)
-    b = Wy @ lam
+    b = np.empty((T, k))
+    const = np.empty(T)
+    B = _block_rows(N)
+    for t0 in range(0, T, B):
+        nb = min(B, T - t0)
+        W = np.empty((nb, N))
+        Wy = np.empty((nb, N))
+        _iid_block(y, mask, var, log_var, scale, t0, nb, W, Wy, const)
+        _unpack_into(W @ LLp, pairs, C, t0, 0, 0)
+        bb = Wy @ lam
+        for r in range(nb):
+            for j in range(k):
+                b[t0 + r, j] = bb[r, j]
     return C, b, const
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def iid_stats_grad(y, mask, lam, var, scale, gC, gb, gc):
-    """Gradients ``(d loadings, d var, d scale)`` of the iid statistics."""
+    """Gradients ``(d loadings, d var, d scale)`` of the iid statistics.
+
+    ``d scale`` is empty (0, 0) when ``scale`` is.
+    """
     T, N = y.shape
     k = lam.shape[1]
     pairs = _pairs(k)
-    W = np.empty((T, N))
-    Wy = np.empty((T, N))
-    for t in range(T):
-        for i in range(N):
-            W[t, i] = mask[t, i] / (var[i] * scale[t, i])
-            Wy[t, i] = W[t, i] * y[t, i]
     LLp = _packed_outer_rows(lam, pairs)
-    Gp = _pack_cotangent(gC, pairs, 0, 0, False)
-    quad = Gp @ LLp.T  # λ_i' gC_t λ_i
-    lin = gb @ lam.T  # λ_i' gb_t
+    LLpT = transpose(LLp)
+    lamT = transpose(lam)
+    log_var = log1d(var)
+    has_scale = scale.shape[0] > 0
     dvar = np.zeros(N)
-    dscale = np.zeros((T, N))
-    for t in range(T):
-        g = gc[t]
-        for i in range(N):
-            iv = 1.0 / (var[i] * scale[t, i])
-            yy = y[t, i]
-            dW = quad[t, i] + yy * lin[t, i] - 0.5 * g * yy * yy
-            dv = -mask[t, i] * iv * (dW * iv + 0.5 * g)
-            dvar[i] += dv * scale[t, i]
-            dscale[t, i] = dv * var[i]
-    dlam = Wy.T @ gb
-    _loadings_from_packed(W.T @ Gp, lam, pairs, dlam)
+    dscale = np.zeros((T, N)) if has_scale else np.zeros((0, 0))
+    dlam = np.zeros((N, k))
+    dLLp = np.zeros((N, pairs.shape[0]))
+    no_const = np.empty(0)
+    B = _block_rows(N)
+    for t0 in range(0, T, B):
+        nb = min(B, T - t0)
+        W = np.empty((nb, N))
+        Wy = np.empty((nb, N))
+        _iid_block(y, mask, var, log_var, scale, t0, nb, W, Wy, no_const)
+        Gp = _pack_cotangent(gC, pairs, t0, nb, 0, 0, False)
+        gbb = _rows(gb, t0, nb, 0, k)
+        quad = Gp @ LLpT  # λ_i' gC_t λ_i
+        lin = gbb @ lamT  # λ_i' gb_t
+        for r in range(nb):
+            t = t0 + r
+            g = gc[t]
+            for i in range(N):
+                s = _scale_at(scale, t, i)
+                iv = 1.0 / (var[i] * s)
+                yy = y[t, i]
+                dW = quad[r, i] + yy * lin[r, i] - 0.5 * g * yy * yy
+                dv = -mask[t, i] * iv * (dW * iv + 0.5 * g)
+                dvar[i] += dv * s
+                if has_scale:
+                    dscale[t, i] = dv * var[i]
+        add_into(dlam, Wy.T @ gbb)
+        add_into(dLLp, W.T @ Gp)
+    _loadings_from_packed(dLLp, lam, pairs, dlam)
     return dlam, dvar, dscale
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _ar1_weights(y, y_lag, m_diff, m_start, var, rho, scale):
-    """Per-(t, i) coefficients of the AR(1) statistics and the per-time constant."""
-    T, N = y.shape
-    a1 = np.empty((T, N))  # w1 + w0        (C11)
-    a2 = np.empty((T, N))  # -w1 ρ          (C12)
-    a3 = np.empty((T, N))  # w1 ρ²          (C22)
-    B1 = np.empty((T, N))  # w1 y* + w0 y   (b1)
-    B2 = np.empty((T, N))  # -w1 y* ρ       (b2)
-    obs = m_diff + m_start
-    const = _sum_log_scale(obs, scale)
-    log_var = log1d(var)
-    stat = np.empty(N)
-    for i in range(N):
-        stat[i] = 1.0 - rho[i] * rho[i]
-    log_stat = log1d(stat)  # log v_start = log v - log(1 - ρ²)
-    for t in range(T):
+def _ar1_logs(var, rho):
+    """log σ² and log(1 - ρ²) per series."""
+    n = var.shape[0]
+    log_stat = np.empty(n)
+    for i in range(n):
+        log_stat[i] = np.log(1.0 - rho[i] * rho[i])
+    return log1d(var), log_stat
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _ar1_block(
+    y, y_lag, m_diff, m_start, var, rho, scale, log_var, log_stat, t0, nb, a1, a2, a3, B1, B2, const
+):
+    """AR(1) coefficients for rows t0..t0+nb: a1 = w1+w0, a2 = -w1ρ, a3 = w1ρ², B1, B2."""
+    N = y.shape[1]
+    for r in range(nb):
+        t = t0 + r
         acc = 0.0
         n = 0.0
         for i in range(N):
             md = m_diff[t, i]
             ms = m_start[t, i]
-            r = rho[i]
-            iv = 1.0 / (var[i] * scale[t, i])
+            rr = rho[i]
+            s = _scale_at(scale, t, i)
+            stat = 1.0 - rr * rr
+            iv = 1.0 / (var[i] * s)
             w1 = md * iv
-            w0 = ms * iv * stat[i]
+            w0 = ms * iv * stat
             yy = y[t, i]
-            ys = yy - r * y_lag[t, i]
-            a1[t, i] = w1 + w0
-            a2[t, i] = -w1 * r
-            a3[t, i] = w1 * r * r
-            B1[t, i] = w1 * ys + w0 * yy
-            B2[t, i] = -w1 * ys * r
-            acc += (md + ms) * log_var[i] - ms * log_stat[i] + w1 * ys * ys + w0 * yy * yy
+            ys = yy - rr * y_lag[t, i]
+            a1[r, i] = w1 + w0
+            a2[r, i] = -w1 * rr
+            a3[r, i] = w1 * rr * rr
+            B1[r, i] = w1 * ys + w0 * yy
+            B2[r, i] = -w1 * ys * rr
+            if const.shape[0] > 0 and (md != 0.0 or ms != 0.0):
+                # log v = log σ² + log s ; log v_start = log v - log(1 - ρ²)
+                log_v = log_var[i] if s == 1.0 else log_var[i] + np.log(s)
+                acc += (md + ms) * log_v - ms * log_stat[i] + w1 * ys * ys + w0 * yy * yy
             n += md + ms
-        const[t] = -0.5 * (n * _LOG_2PI + acc + const[t])
-    return a1, a2, a3, B1, B2, const
+        if const.shape[0] > 0:
+            const[t] = -0.5 * (n * _LOG_2PI + acc)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def ar1_stats(y, y_lag, m_diff, m_start, lam, var, rho, scale):
     """Statistics for AR(1) errors: ``(C (T,2k,2k), b (T,2k), const (T,))``."""
-    T = y.shape[0]
+    T, N = y.shape
     k = lam.shape[1]
     pairs = _pairs(k)
-    a1, a2, a3, B1, B2, const = _ar1_weights(y, y_lag, m_diff, m_start, var, rho, scale)
     LLp = _packed_outer_rows(lam, pairs)
     C = np.empty((T, 2 * k, 2 * k))
-    C12 = a2 @ LLp
-    _unpack_into(a1 @ LLp, pairs, C, 0, 0)
-    _unpack_into(C12, pairs, C, 0, k)
-    _unpack_into(C12, pairs, C, k, 0)
-    _unpack_into(a3 @ LLp, pairs, C, k, k)
-    b1 = B1 @ lam
-    b2 = B2 @ lam
     b = np.empty((T, 2 * k))
-    for t in range(T):
-        for j in range(k):
-            b[t, j] = b1[t, j]
-            b[t, k + j] = b2[t, j]
+    const = np.empty(T)
+    log_var, log_stat = _ar1_logs(var, rho)
+    B = _block_rows(N)
+    for t0 in range(0, T, B):
+        nb = min(B, T - t0)
+        a1 = np.empty((nb, N))
+        a2 = np.empty((nb, N))
+        a3 = np.empty((nb, N))
+        B1 = np.empty((nb, N))
+        B2 = np.empty((nb, N))
+        _ar1_block(
+            y,
+            y_lag,
+            m_diff,
+            m_start,
+            var,
+            rho,
+            scale,
+            log_var,
+            log_stat,
+            t0,
+            nb,
+            a1,
+            a2,
+            a3,
+            B1,
+            B2,
+            const,
+        )
+        C12 = a2 @ LLp
+        _unpack_into(a1 @ LLp, pairs, C, t0, 0, 0)
+        _unpack_into(C12, pairs, C, t0, 0, k)
+        _unpack_into(C12, pairs, C, t0, k, 0)
+        _unpack_into(a3 @ LLp, pairs, C, t0, k, k)
+        b1 = B1 @ lam
+        b2 = B2 @ lam
+        for r in range(nb):
+            for j in range(k):
+                b[t0 + r, j] = b1[r, j]
+                b[t0 + r, k + j] = b2[r, j]
     return C, b, const
 
 
@@ -269,54 +335,96 @@ def ar1_stats_grad(y, y_lag, m_diff, m_start, lam, var, rho, scale, gC, gb, gc):
     T, N = y.shape
     k = lam.shape[1]
     pairs = _pairs(k)
-    a1, a2, a3, B1, B2, _ = _ar1_weights(y, y_lag, m_diff, m_start, var, rho, scale)
     LLp = _packed_outer_rows(lam, pairs)
     LLpT = transpose(LLp)
-    H11 = _pack_cotangent(gC, pairs, 0, 0, False)
-    H12 = _pack_cotangent(gC, pairs, 0, k, True)
-    H22 = _pack_cotangent(gC, pairs, k, k, False)
-    qa = H11 @ LLpT
-    qc = H12 @ LLpT
-    qe = H22 @ LLpT
-    gb1 = columns(gb, 0, k)
-    gb2 = columns(gb, k, 2 * k)
-    p1 = gb1 @ lam.T
-    p2 = gb2 @ lam.T
+    lamT = transpose(lam)
+    has_scale = scale.shape[0] > 0
+    log_var, log_stat = _ar1_logs(var, rho)
     dvar = np.zeros(N)
     drho = np.zeros(N)
-    dscale = np.zeros((T, N))
-    for t in range(T):
-        g = gc[t]
-        for i in range(N):
-            md = m_diff[t, i]
-            ms = m_start[t, i]
-            r = rho[i]
-            one_m_r2 = 1.0 - r * r
-            iv = 1.0 / (var[i] * scale[t, i])  # 1 / v
-            ivs = iv * one_m_r2  # 1 / v_start
-            w1 = md * iv
-            yy = y[t, i]
-            ys = yy - r * y_lag[t, i]
-            a = qa[t, i]
-            c = qc[t, i]
-            e = qe[t, i]
-            dw1 = a - r * c + r * r * e + ys * p1[t, i] - ys * r * p2[t, i] - 0.5 * g * ys * ys
-            dw0 = a + yy * p1[t, i] - 0.5 * g * yy * yy
-            dys = w1 * p1[t, i] - w1 * r * p2[t, i] - g * w1 * ys
-            dr = w1 * (-c + 2.0 * r * e) - w1 * ys * p2[t, i] - dys * y_lag[t, i]
-            dv = -md * iv * (dw1 * iv + 0.5 * g)
-            dvs = -ms * ivs * (dw0 * ivs + 0.5 * g)
-            dv += dvs / one_m_r2
-            # v_start = v / (1 - ρ²): d v_start / dρ = 2ρ v_start / (1 - ρ²)
-            dr += dvs * 2.0 * r / (ivs * one_m_r2)
-            drho[i] += dr
-            dvar[i] += dv * scale[t, i]
-            dscale[t, i] = dv * var[i]
-    dlam = B1.T @ gb1
-    add_into(dlam, B2.T @ gb2)
-    dLLp = a1.T @ H11
-    add_into(dLLp, a2.T @ H12)
-    add_into(dLLp, a3.T @ H22)
+    dscale = np.zeros((T, N)) if has_scale else np.zeros((0, 0))
+    dlam = np.zeros((N, k))
+    dLLp = np.zeros((N, pairs.shape[0]))
+    no_const = np.empty(0)
+    B = _block_rows(N)
+    for t0 in range(0, T, B):
+        nb = min(B, T - t0)
+        a1 = np.empty((nb, N))
+        a2 = np.empty((nb, N))
+        a3 = np.empty((nb, N))
+        B1 = np.empty((nb, N))
+        B2 = np.empty((nb, N))
+        _ar1_block(
+            y,
+            y_lag,
+            m_diff,
+            m_start,
+            var,
+            rho,
+            scale,
+            log_var,
+            log_stat,
+            t0,
+            nb,
+            a1,
+            a2,
+            a3,
+            B1,
+            B2,
+            no_const,
+        )
+        H11 = _pack_cotangent(gC, pairs, t0, nb, 0, 0, False)
+        H12 = _pack_cotangent(gC, pairs, t0, nb, 0, k, True)
+        H22 = _pack_cotangent(gC, pairs, t0, nb, k, k, False)
+        qa = H11 @ LLpT
+        qc = H12 @ LLpT
+        qe = H22 @ LLpT
+        gb1 = _rows(gb, t0, nb, 0, k)
+        gb2 = _rows(gb, t0, nb, k, k)
+        p1 = gb1 @ lamT
+        p2 = gb2 @ lamT
+        for r in range(nb):
+            t = t0 + r
+            g = gc[t]
+            for i in range(N):
+                md = m_diff[t, i]
+                ms = m_start[t, i]
+                rr = rho[i]
+                one_m_r2 = 1.0 - rr * rr
+                s = _scale_at(scale, t, i)
+                iv = 1.0 / (var[i] * s)  # 1 / v
+                ivs = iv * one_m_r2  # 1 / v_start
+                w1 = md * iv
+                yy = y[t, i]
+                ys = yy - rr * y_lag[t, i]
+                a = qa[r, i]
+                c = qc[r, i]
+                e = qe[r, i]
+                dw1 = (
+                    a
+                    - rr * c
+                    + rr * rr * e
+                    + ys * p1[r, i]
+                    - ys * rr * p2[r, i]
+                    - 0.5 * g * ys * ys
+                )
+                dw0 = a + yy * p1[r, i] - 0.5 * g * yy * yy
+                dys = w1 * p1[r, i] - w1 * rr * p2[r, i] - g * w1 * ys
+                dr = w1 * (-c + 2.0 * rr * e) - w1 * ys * p2[r, i] - dys * y_lag[t, i]
+                dv = -md * iv * (dw1 * iv + 0.5 * g)
+                dvs = -ms * ivs * (dw0 * ivs + 0.5 * g)
+                dv += dvs / one_m_r2
+                # v_start = v / (1 - ρ²): d v_start / dρ = 2ρ v_start / (1 - ρ²)
+                dr += dvs * 2.0 * rr / (ivs * one_m_r2)
+                drho[i] += dr
+                dvar[i] += dv * s
+                if has_scale:
+                    dscale[t, i] = dv * var[i]
+        add_into(dlam, B1.T @ gb1)
+        add_into(dlam, B2.T @ gb2)
+        add_into(dLLp, a1.T @ H11)
+        add_into(dLLp, a2.T @ H12)
+        add_into(dLLp, a3.T @ H22)
     _loadings_from_packed(dLLp, lam, pairs, dlam)
     return dlam, dvar, drho, dscale
 

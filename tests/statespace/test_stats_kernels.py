@@ -36,8 +36,9 @@ def _reference(kind, y0, mask, y_lag):
 
 
 @pytest.mark.parametrize("kind", ["iid", "ar1"])
-def test_kernels_match_reference_values_and_autodiff(kind, rng):
-    T, N, k = 9, 5, 2
+@pytest.mark.parametrize("T,N", [(9, 5), (60, 300)])  # one time block; several blocks
+def test_kernels_match_reference_values_and_autodiff(kind, T, N, rng):
+    k = 2
     y0, mask, y_lag = _data(rng, T, N)
     lam = rng.standard_normal((N, k))
     var = rng.uniform(0.5, 2, N)
@@ -89,3 +90,29 @@ def test_lyapunov_value_and_gradient(rng):
         e = np.zeros(k)
         e[i] = eps
         assert dq[i] == pytest.approx((f(A, q0 + e) - f(A, q0 - e)) / (2 * eps), rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["iid", "ar1"])
+def test_empty_scale_means_ones(kind, rng):
+    T, N, k = 12, 4, 2
+    y0, mask, y_lag = _data(rng, T, N)
+    lam = rng.standard_normal((N, k))
+    var = rng.uniform(0.5, 2, N)
+    rho = rng.uniform(-0.8, 0.8, N)
+    m = mask.astype(float)
+    m_diff, m_start, _ = ar1_masks(mask)
+    d = k if kind == "iid" else 2 * k
+    cot = (rng.standard_normal((T, d, d)), rng.standard_normal((T, d)), rng.standard_normal(T))
+    if kind == "iid":
+        args = (y0, m, lam, var)
+        fwd, bwd = sk.iid_stats, sk.iid_stats_grad
+    else:
+        args = (y0, y_lag, m_diff, m_start, lam, var, rho)
+        fwd, bwd = sk.ar1_stats, sk.ar1_stats_grad
+    for a, b in zip(fwd(*args, np.ones((T, N))), fwd(*args, np.zeros((0, 0)))):
+        np.testing.assert_allclose(a, b, rtol=1e-13)
+    full = bwd(*args, np.ones((T, N)), *cot)
+    empty = bwd(*args, np.zeros((0, 0)), *cot)
+    for a, b in zip(full[:-1], empty[:-1]):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert empty[-1].shape == (0, 0)
