@@ -33,7 +33,12 @@ from numba import njit
 
 from bdfm.statespace._nb import fill, sym, transpose
 
-__all__ = ["filter_full", "loglike_grad", "smoother"]
+__all__ = ["STEADY_TOL", "filter_full", "loglike_grad", "smoother"]
+
+#: Relative change of the predicted covariance below which the filter switches
+#: to its steady state (constant C_t and Q_t): the covariance recursion stops
+#: and only the mean is propagated, as in statsmodels' steady-state switch.
+STEADY_TOL = 1e-13
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -73,6 +78,67 @@ def _cho_solve_inplace(lo, rhs):
             for p in range(i + 1, m):
                 s -= lo[p, i] * rhs[p, c]
             rhs[i, c] = s / lo[i, i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _same(a, b):
+    """Exact equality of two 2-D arrays."""
+    n, m = a.shape
+    for i in range(n):
+        for j in range(m):
+            if a[i, j] != b[i, j]:
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _same_row(q, t1, t2):
+    for j in range(q.shape[1]):
+        if q[t1, j] != q[t2, j]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _close(a, b):
+    """max |a - b| <= STEADY_TOL * max |a| (steady-state test)."""
+    n, m = a.shape
+    big = 0.0
+    diff = 0.0
+    for i in range(n):
+        for j in range(m):
+            big = max(big, abs(a[i, j]))
+            diff = max(diff, abs(a[i, j] - b[i, j]))
+    return diff <= STEADY_TOL * big
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _copy2(src, dst):
+    n, m = src.shape
+    for i in range(n):
+        for j in range(m):
+            dst[i, j] = src[i, j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _observed(Ct, bt):
+    for i in range(bt.shape[0]):
+        if Ct[i, i] != 0.0 or bt[i] != 0.0:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _predict_mean(A, xu, x_out):
+    """Companion-form prediction of the mean only."""
+    k, m = A.shape
+    for i in range(k):
+        s = 0.0
+        for j in range(m):
+            s += A[i, j] * xu[j]
+        x_out[i] = s
+    for i in range(m - 1, k - 1, -1):
+        x_out[i] = xu[i - k]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -116,9 +182,11 @@ def _predict(A, q_next, xu, Pu, x_out, P_out):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _update(Ct, bt, x, P, L, G, K, W, CL, xu, Pu):
+def _update(Ct, bt, x, P, L, G, K, W, CL, xu, Pu, ld, reuse):
     """Information-form update; returns the state part of log p(y_t | past).
 
+    ``ld[0]`` holds log|G|. With ``reuse`` the factors W, log|G| and ``Pu``
+    from the previous step are kept (steady state: same C and same P).
     Returns NaN if a factorisation fails (not positive definite).
     """
     d = bt.shape[0]
@@ -134,6 +202,8 @@ def _update(Ct, bt, x, P, L, G, K, W, CL, xu, Pu):
             for j in range(m):
                 Pu[i, j] = P[i, j]
         return 0.0
+    if reuse:
+        return _apply_update(Ct, bt, x, W, xu, ld[0])
     if not _chol(P, L):
         return np.nan
     # CL = C @ L[:d, :]
@@ -158,6 +228,7 @@ def _update(Ct, bt, x, P, L, G, K, W, CL, xu, Pu):
     logdet = 0.0
     for i in range(m):
         logdet += 2.0 * np.log(K[i, i])
+    ld[0] = logdet
     # W = K^{-1} L'
     for j in range(m):
         for i in range(m):
@@ -165,6 +236,22 @@ def _update(Ct, bt, x, P, L, G, K, W, CL, xu, Pu):
             for p in range(i):
                 s -= K[i, p] * W[p, j]
             W[i, j] = s / K[i, i]
+    # Pu = W'W
+    for i in range(m):
+        for j in range(i + 1):
+            s = 0.0
+            for p in range(m):
+                s += W[p, i] * W[p, j]
+            Pu[i, j] = s
+            Pu[j, i] = s
+    return _apply_update(Ct, bt, x, W, xu, logdet)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _apply_update(Ct, bt, x, W, xu, logdet):
+    """Mean update and log-likelihood term given the factor W (P_u = W'W)."""
+    d = bt.shape[0]
+    m = x.shape[0]
     # r = b - C x ; quadratic terms
     xcx = 0.0
     xb = 0.0
@@ -176,7 +263,7 @@ def _update(Ct, bt, x, P, L, G, K, W, CL, xu, Pu):
         r[i] = bt[i] - s
         xcx += x[i] * s
         xb += x[i] * bt[i]
-    # u = W[:, :d] r ; quad = u'u ; xu = x + W' u ; Pu = W'W
+    # u = W[:, :d] r ; quad = u'u ; xu = x + W' u
     u = np.empty(m)
     quad = 0.0
     for i in range(m):
@@ -190,12 +277,6 @@ def _update(Ct, bt, x, P, L, G, K, W, CL, xu, Pu):
         for p in range(m):
             s += W[p, i] * u[p]
         xu[i] = x[i] + s
-        for j in range(i + 1):
-            s = 0.0
-            for p in range(m):
-                s += W[p, i] * W[p, j]
-            Pu[i, j] = s
-            Pu[j, i] = s
     return -0.5 * (logdet + xcx - 2.0 * xb - quad)
 
 
@@ -231,18 +312,34 @@ def filter_full(C, b, A, q, P0):
     CL = np.empty((d, m))
     x = np.zeros(m)
     P = sym(P0)
+    ld = np.zeros(1)
+    factored = False  # W and log|G| are valid for (C[t-1], P_pred[t-1])
+    steady = False  # P equals P_pred[t-1] exactly
     for t in range(T):
+        reuse = False
+        if factored and _same(C[t], C[t - 1]):
+            reuse = steady or _close(P, P_pred[t - 1])
+        if reuse:
+            _copy2(P_pred[t - 1], P)
         for i in range(m):
             x_pred[t, i] = x[i]
-            for j in range(m):
-                P_pred[t, i, j] = P[i, j]
-        v = _update(C[t], b[t], x, P, L, G, K, W, CL, x_filt[t], P_filt[t])
+        _copy2(P, P_pred[t])
+        v = _update(C[t], b[t], x, P, L, G, K, W, CL, x_filt[t], P_filt[t], ld, reuse)
         if not np.isfinite(v):
             fill(ll, -np.inf)
             return ll, x_pred, P_pred, x_filt, P_filt
+        if reuse:
+            _copy2(P_filt[t - 1], P_filt[t])
         ll[t] = v
+        factored = _observed(C[t], b[t])
+        steady = False
         if t + 1 < T:
-            _predict(A, q[t + 1], x_filt[t], P_filt[t], x, P)
+            if reuse and _same_row(q, t + 1, t):
+                # P_pred[t+1] = T P_filt[t] T' + Q = P_pred[t] exactly: only the mean moves
+                _predict_mean(A, x_filt[t], x)
+                steady = True
+            else:
+                _predict(A, q[t + 1], x_filt[t], P_filt[t], x, P)
     return ll, x_pred, P_pred, x_filt, P_filt
 
 
@@ -286,11 +383,17 @@ def smoother(x_pred, P_pred, x_filt, P_filt, A):
     D = np.empty((m, m))
     JD = np.empty((m, m))
     for t in range(T - 2, -1, -1):
-        # J' = P_pred[t+1]^{-1} T P_filt[t]
-        if not _chol(P_pred[t + 1], Lp):
-            return x_s, P_s, P_lag, False
-        _companion_times(A, P_filt[t], Jt)
-        _cho_solve_inplace(Lp, Jt)
+        # steady state (the filter copied its covariances): J is unchanged, and
+        # once the smoothed covariance has converged it is unchanged too
+        same_gain = (
+            t + 2 < T and _same(P_filt[t], P_filt[t + 1]) and _same(P_pred[t + 1], P_pred[t + 2])
+        )
+        if not same_gain:
+            # J' = P_pred[t+1]^{-1} T P_filt[t]
+            if not _chol(P_pred[t + 1], Lp):
+                return x_s, P_s, P_lag, False
+            _companion_times(A, P_filt[t], Jt)
+            _cho_solve_inplace(Lp, Jt)
         for i in range(m):
             dx[i] = x_s[t + 1, i] - x_pred[t + 1, i]
         for i in range(m):
@@ -298,6 +401,10 @@ def smoother(x_pred, P_pred, x_filt, P_filt, A):
             for p in range(m):
                 s += Jt[p, i] * dx[p]
             x_s[t, i] = s
+        if same_gain and _close(P_s[t + 1], P_s[t + 2]):
+            _copy2(P_s[t + 1], P_s[t])
+            _copy2(P_lag[t + 1], P_lag[t])
+            continue
         for i in range(m):
             for j in range(m):
                 D[i, j] = P_s[t + 1, i, j] - P_pred[t + 1, i, j]

@@ -60,3 +60,38 @@ def test_smoother_reports_failure_on_singular_prediction():
     P = np.zeros((T, m, m))  # zero predicted covariance: not positive definite
     *_, ok = kernels.smoother(x, P, x, P, np.array([[0.5]]))
     assert not ok
+
+
+def test_steady_state_switch_is_exact_enough(rng):
+    """Constant C_t (no missing data): the filter switches to its steady state and still
+    equals the textbook filter; the smoother's moments equal a run without the switch."""
+    T, N, k = 300, 6, 2
+    top = np.hstack([0.6 * np.eye(k), 0.2 * np.eye(k)])
+    Tm = np.vstack([top, np.eye(k, 2 * k)])
+    RQR = np.zeros((2 * k, 2 * k))
+    RQR[:k, :k] = np.eye(k)
+    P0 = solve_discrete_lyapunov(Tm, RQR)
+    lam = rng.standard_normal((N, k))
+    var = rng.uniform(0.3, 1.5, N)
+    Y = rng.standard_normal((T, N))
+    mask = np.ones((T, N), dtype=bool)
+    w = mask / var
+    C = np.einsum("tn,ni,nj->tij", w, lam, lam)
+    b = (w * Y) @ lam
+    q = np.ones((T, k))
+    ll, x_pred, P_pred, x_filt, P_filt = kernels.filter_full(C, b, top, q, P0)
+    assert np.array_equal(P_pred[-1], P_pred[-2])  # the switch happened
+    const = -0.5 * (N * np.log(2 * np.pi) + np.log(var).sum() + (w * Y**2).sum(1))
+    ref = textbook_filter(Y, mask, np.hstack([lam, np.zeros((N, k))]), var, Tm, RQR, P0)
+    np.testing.assert_allclose(ll + const, ref, rtol=1e-10)
+    # smoother with the steady-state shortcut vs the same smoother on perturbed copies
+    # (tiny noise on every covariance defeats the exact-equality test, so no shortcut)
+    x_s, P_s, P_lag, ok = kernels.smoother(x_pred, P_pred, x_filt, P_filt, top)
+    jitter = 1 + 1e-15 * np.arange(T)[:, None, None]
+    x_s2, P_s2, P_lag2, ok2 = kernels.smoother(
+        x_pred, P_pred * jitter, x_filt, P_filt * jitter, top
+    )
+    assert ok and ok2
+    np.testing.assert_allclose(x_s, x_s2, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(P_s, P_s2, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(P_lag[:-1], P_lag2[:-1], rtol=1e-9, atol=1e-11)

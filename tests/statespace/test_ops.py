@@ -12,12 +12,13 @@ from bdfm.statespace.kalman import kalman_loglike
 from bdfm.statespace.stats import ar1_masks
 
 
-def _problem(rng, idio, T=30, N=6, k=2, p=2):
+def _problem(rng, idio, T=30, N=6, k=2, p=2, missing=True):
     spec = DFMSpec(n_factors=k, factor_order=p, idiosyncratic=idio)
     params = random_params(spec, N, rng)
     y = rng.standard_normal((T, N))
-    y[rng.random((T, N)) < 0.15] = np.nan
-    y[:4, 0] = np.nan
+    if missing:
+        y[rng.random((T, N)) < 0.15] = np.nan
+        y[:4, 0] = np.nan
     params["factor_var"] = np.exp(0.3 * rng.standard_normal((T, k)))
     params["obs_scale"] = np.exp(0.3 * rng.standard_normal((T, N)))
     return y, params
@@ -54,8 +55,12 @@ def _function(y, params, idio, mode=None):
 
 
 @pytest.mark.parametrize("idio", ["iid", "ar1"])
-def test_gradient_matches_finite_differences(idio, rng):
-    y, params = _problem(rng, idio)
+@pytest.mark.parametrize("missing", [True, False])  # False: the steady-state switch is used
+def test_gradient_matches_finite_differences(idio, missing, rng):
+    y, params = _problem(rng, idio, T=60, missing=missing)
+    if not missing:
+        params["factor_var"] = np.ones_like(params["factor_var"])
+        params["obs_scale"] = np.ones_like(params["obs_scale"])
     names, f = _function(y, params, idio)
     args = [params[n] for n in names]
     out = f(*args)
