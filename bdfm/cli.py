@@ -33,7 +33,7 @@ def _demo(args: argparse.Namespace) -> int:
     )
     print(
         f"[2/3] model: {model!r}; compiling the likelihood and maximising it "
-        "(the first run on a machine also compiles bdfm's kernels, ~30 s) ...",
+        "(the first run on a machine also compiles bdfm's kernels, about 20-30 s) ...",
         flush=True,
     )
     result = model.fit_mle()

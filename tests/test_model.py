@@ -128,3 +128,23 @@ def test_loglike_graph_is_usable_in_pymc(rng):
     }
     dlogp = pmodel.compile_dlogp()
     assert np.all(np.isfinite(dlogp(point)))
+
+
+@pytest.mark.parametrize("idio", ["iid", "ar1"])
+def test_numba_backend_matches_default_for_the_model_graph(idio, rng):
+    """The graph nutpie compiles (NUMBA mode) equals the default C-mode graph: value and gradient."""
+    import pytensor
+
+    spec = DFMSpec(n_factors=2, factor_order=1, idiosyncratic=idio)
+    data, params = _panel(rng, spec, N=5, T=40)
+    data.iloc[:5, 0] = np.nan
+    model = bdfm.DynamicFactorModel(data, 2, idiosyncratic=idio)
+    sym = model._symbolic_params()
+    total = model._graph_from(sym).sum()
+    inputs = list(sym.values())
+    outs = [total, *pytensor.grad(total, inputs)]
+    args = [params[n] for n in model.param_names]
+    c_mode = pytensor.function(inputs, outs)(*args)
+    nb_mode = pytensor.function(inputs, outs, mode="NUMBA")(*args)
+    for a, b in zip(c_mode, nb_mode):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

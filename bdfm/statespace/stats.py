@@ -33,12 +33,14 @@ from typing import NamedTuple
 import numpy as np
 import pytensor.tensor as pt
 
-from bdfm.statespace.stats_ops import ar1_stats_op, iid_stats_op
+from bdfm.statespace.stats_ops import (
+    ar1_scaled_stats_op,
+    ar1_stats_op,
+    iid_scaled_stats_op,
+    iid_stats_op,
+)
 
 __all__ = ["ObsStats", "ar1_masks", "obs_stats_ar1", "obs_stats_iid"]
-
-# an empty (0, 0) scale tells the kernels "all ones" (no per-time scaling to read or differentiate)
-_NO_SCALE = np.zeros((0, 0))
 
 
 class ObsStats(NamedTuple):
@@ -77,8 +79,8 @@ def obs_stats_iid(y, mask, loadings, idio_var, obs_scale=None) -> ObsStats:
         Per-time multiplier of the noise variance (Gaussian scale mixtures).
     """
     if obs_scale is None:
-        obs_scale = _NO_SCALE
-    return ObsStats(*iid_stats_op(y, mask, loadings, idio_var, obs_scale))
+        return ObsStats(*iid_stats_op(y, mask, loadings, idio_var))
+    return ObsStats(*iid_scaled_stats_op(y, mask, loadings, idio_var, obs_scale))
 
 
 def obs_stats_ar1(
@@ -94,7 +96,7 @@ def obs_stats_ar1(
     obs_scale : (T, N), optional multiplier of the innovation variance.
     """
     if obs_scale is None:
-        obs_scale = _NO_SCALE
+        return ObsStats(*ar1_stats_op(y, y_lag, m_diff, m_start, loadings, idio_var, idio_ar))
     return ObsStats(
-        *ar1_stats_op(y, y_lag, m_diff, m_start, loadings, idio_var, idio_ar, obs_scale)
+        *ar1_scaled_stats_op(y, y_lag, m_diff, m_start, loadings, idio_var, idio_ar, obs_scale)
     )

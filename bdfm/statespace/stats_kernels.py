@@ -430,6 +430,34 @@ def ar1_stats_grad(y, y_lag, m_diff, m_start, lam, var, rho, scale, gC, gb, gc):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def iid_stats_unscaled(y, mask, lam, var):
+    """:func:`iid_stats` with every noise-variance multiplier equal to one."""
+    return iid_stats(y, mask, lam, var, np.zeros((0, 0)))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def iid_stats_unscaled_grad(y, mask, lam, var, gC, gb, gc):
+    """Gradients ``(d loadings, d var)`` of :func:`iid_stats_unscaled`."""
+    dlam, dvar, _ = iid_stats_grad(y, mask, lam, var, np.zeros((0, 0)), gC, gb, gc)
+    return dlam, dvar
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ar1_stats_unscaled(y, y_lag, m_diff, m_start, lam, var, rho):
+    """:func:`ar1_stats` with every noise-variance multiplier equal to one."""
+    return ar1_stats(y, y_lag, m_diff, m_start, lam, var, rho, np.zeros((0, 0)))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ar1_stats_unscaled_grad(y, y_lag, m_diff, m_start, lam, var, rho, gC, gb, gc):
+    """Gradients ``(d loadings, d var, d rho)`` of :func:`ar1_stats_unscaled`."""
+    dlam, dvar, drho, _ = ar1_stats_grad(
+        y, y_lag, m_diff, m_start, lam, var, rho, np.zeros((0, 0)), gC, gb, gc
+    )
+    return dlam, dvar, drho
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _companion(A):
     k, m = A.shape
     Tm = np.zeros((m, m))

@@ -1,7 +1,7 @@
 """PyTensor Ops for the observation statistics and the stationary covariance.
 
 One generic pair of Ops, :class:`NumbaKernel` and its gradient
-:class:`NumbaKernelGrad`, parametrised by ``kind`` ("iid", "ar1", "lyapunov"):
+:class:`NumbaKernelGrad`, parametrised by ``kind`` ("iid", "iid_scaled", "ar1", "ar1_scaled", "lyapunov"):
 each kind names a forward numba kernel, its hand-written reverse-mode kernel,
 and which inputs are differentiable (the data inputs are constants). Keeping
 these computations in a few compiled kernels rather than dozens of small
@@ -37,10 +37,22 @@ class _Kind(NamedTuple):
 
 
 _KINDS = {
+    # y, mask, loadings, var -> C, b, const
+    "iid": _Kind(
+        sk.iid_stats_unscaled, sk.iid_stats_unscaled_grad, (2, 2, 2, 1), (3, 2, 1), (2, 3)
+    ),
     # y, mask, loadings, var, scale -> C, b, const
-    "iid": _Kind(sk.iid_stats, sk.iid_stats_grad, (2, 2, 2, 1, 2), (3, 2, 1), (2, 3, 4)),
-    # y, y_lag, m_diff, m_start, loadings, var, rho, scale -> C, b, const
+    "iid_scaled": _Kind(sk.iid_stats, sk.iid_stats_grad, (2, 2, 2, 1, 2), (3, 2, 1), (2, 3, 4)),
+    # y, y_lag, m_diff, m_start, loadings, var, rho -> C, b, const
     "ar1": _Kind(
+        sk.ar1_stats_unscaled,
+        sk.ar1_stats_unscaled_grad,
+        (2, 2, 2, 2, 2, 1, 1),
+        (3, 2, 1),
+        (4, 5, 6),
+    ),
+    # y, y_lag, m_diff, m_start, loadings, var, rho, scale -> C, b, const
+    "ar1_scaled": _Kind(
         sk.ar1_stats, sk.ar1_stats_grad, (2, 2, 2, 2, 2, 1, 1, 2), (3, 2, 1), (4, 5, 6, 7)
     ),
     # A (k, m), q0 (k,) -> P0 (m, m)
@@ -142,7 +154,9 @@ class NumbaKernelGrad(Op):
 
 
 iid_stats_op = NumbaKernel("iid")
+iid_scaled_stats_op = NumbaKernel("iid_scaled")
 ar1_stats_op = NumbaKernel("ar1")
+ar1_scaled_stats_op = NumbaKernel("ar1_scaled")
 lyapunov_op = NumbaKernel("lyapunov")
 
 

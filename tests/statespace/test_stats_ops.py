@@ -27,7 +27,7 @@ def test_lyapunov_op_gradient_via_pytensor(rng):
 def test_data_inputs_are_not_differentiable(rng):
     y = pt.dmatrix("y")
     lam = pt.dmatrix("lam")
-    _C, b, const = NumbaKernel("iid")(y, pt.ones_like(y), lam, pt.ones(3), pt.ones_like(y))
+    _C, b, const = NumbaKernel("iid_scaled")(y, pt.ones_like(y), lam, pt.ones(3), pt.ones_like(y))
     with pytest.raises(pytensor.gradient.DisconnectedInputError):
         pytensor.grad(const.sum(), y)
     g = pytensor.grad(b.sum(), lam)  # only b is used: C and const cotangents are zeros
