@@ -8,6 +8,7 @@ transition are free: ``[A_1, ..., A_p, 0]``.
 
 from __future__ import annotations
 
+import numpy as np
 import pytensor.tensor as pt
 
 from bdfm.statespace.kalman import kalman_loglike
@@ -102,10 +103,11 @@ def dfm_loglike_pointwise(
         raise ValueError("factor_ar must have a static lag dimension (shape=(p, k, k))")
     n_lags = n_state_lags(p, "iid" if idio_ar is None else "ar1")
     top = transition_top(factor_ar, n_lags)
-    k = loadings.shape[1]
+    k = factor_ar.type.shape[1]
     T = y.shape[0]
     if factor_var is None:
-        factor_var = pt.ones((T, k))
+        # a constant when the sizes are known (no graph nodes to compile)
+        factor_var = np.ones((T, k)) if isinstance(T, int) and k is not None else pt.ones((T, k))
     if P0 is None:
         P0 = stationary_cov(top, factor_var[0])
     idio_var = idio_sd**2
