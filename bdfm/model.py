@@ -16,7 +16,7 @@ from bdfm.params import param_shapes, validate_params
 from bdfm.spec import DFMSpec
 from bdfm.statespace.assemble import dfm_loglike_pointwise, stationary_cov, transition_top
 from bdfm.statespace.kalman import FilterResult, SmootherResult, filter_states, smooth_states
-from bdfm.statespace.stats import ar1_masks, obs_stats_ar1, obs_stats_iid
+from bdfm.statespace.stats import ar1_inputs, obs_stats_ar1, obs_stats_iid
 
 __all__ = ["DynamicFactorModel"]
 
@@ -105,10 +105,7 @@ class DynamicFactorModel:
         mask = self.panel.mask
         out = {"y": y, "mask": np.ascontiguousarray(mask, dtype=float)}
         if self.spec.idiosyncratic == "ar1":
-            m_diff, m_start, _ = ar1_masks(mask)
-            y_lag = np.zeros_like(y)
-            y_lag[1:] = y[:-1]
-            out.update(y_lag=y_lag, m_diff=m_diff, m_start=m_start)
+            out.update(ar1_inputs(y, mask))
         return out
 
     def loglike_graph(
@@ -194,16 +191,18 @@ class DynamicFactorModel:
         out = self._value_and_grad_fn(*self._ordered(params))
         return float(out[0]), dict(zip(self.param_names, out[1:], strict=True))
 
-    def filter(self, params: Mapping) -> FilterResult:
-        """Predicted and filtered moments of the state (f_t, f_{t-1}, ...) at ``params``."""
+    def _filter_with_transition(self, params: Mapping) -> tuple[FilterResult, np.ndarray]:
         C, b, top, P0 = self._filter_inputs_fn(*self._ordered(params))
         q = np.ones((self.n_time, self.spec.n_factors))
-        return filter_states(C, b, top, q, P0)
+        return filter_states(C, b, top, q, P0), top
+
+    def filter(self, params: Mapping) -> FilterResult:
+        """Predicted and filtered moments of the state (f_t, f_{t-1}, ...) at ``params``."""
+        return self._filter_with_transition(params)[0]
 
     def smooth(self, params: Mapping) -> SmootherResult:
         """Smoothed moments of the state given all data, at ``params``."""
-        filtered = self.filter(params)
-        top = self._filter_inputs_fn(*self._ordered(params))[2]
+        filtered, top = self._filter_with_transition(params)
         return smooth_states(filtered, top)
 
     def smoothed_factors(self, params: Mapping) -> pd.DataFrame:

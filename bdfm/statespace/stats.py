@@ -40,7 +40,7 @@ from bdfm.statespace.stats_ops import (
     iid_stats_op,
 )
 
-__all__ = ["ObsStats", "ar1_masks", "obs_stats_ar1", "obs_stats_iid"]
+__all__ = ["ObsStats", "ar1_inputs", "ar1_masks", "obs_stats_ar1", "obs_stats_iid"]
 
 
 class ObsStats(NamedTuple):
@@ -64,6 +64,24 @@ def ar1_masks(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     m_diff = mask & prev
     m_start = mask & ~prev
     return m_diff.astype(float), m_start.astype(float), prev.astype(float)
+
+
+def ar1_inputs(y: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+    """The AR(1) data inputs of :func:`obs_stats_ar1` / ``dfm_loglike_pointwise``.
+
+    Parameters
+    ----------
+    y : (T, N) data with missing entries set to zero; mask : (T, N) bool, True where observed.
+
+    Returns
+    -------
+    dict with ``y_lag`` (y shifted down one period, zero in the first row) and the
+    masks ``m_diff`` and ``m_start`` of :func:`ar1_masks`, all C-contiguous floats.
+    """
+    m_diff, m_start, _ = ar1_masks(mask)
+    y_lag = np.zeros_like(y, dtype=float)
+    y_lag[1:] = y[:-1]
+    return {"y_lag": y_lag, "m_diff": m_diff, "m_start": m_start}
 
 
 def obs_stats_iid(y, mask, loadings, idio_var, obs_scale=None) -> ObsStats:

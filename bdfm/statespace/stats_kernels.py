@@ -278,6 +278,37 @@ def _ar1_block(
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _ar1_coefficients(y, y_lag, m_diff, m_start, var, rho, scale, log_var, log_stat, t0, nb, const):
+    """Allocate and fill the five (nb, N) coefficient blocks of :func:`_ar1_block`."""
+    N = y.shape[1]
+    a1 = np.empty((nb, N))
+    a2 = np.empty((nb, N))
+    a3 = np.empty((nb, N))
+    B1 = np.empty((nb, N))
+    B2 = np.empty((nb, N))
+    _ar1_block(
+        y,
+        y_lag,
+        m_diff,
+        m_start,
+        var,
+        rho,
+        scale,
+        log_var,
+        log_stat,
+        t0,
+        nb,
+        a1,
+        a2,
+        a3,
+        B1,
+        B2,
+        const,
+    )
+    return a1, a2, a3, B1, B2
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def ar1_stats(y, y_lag, m_diff, m_start, lam, var, rho, scale):
     """Statistics for AR(1) errors: ``(C (T,2k,2k), b (T,2k), const (T,))``."""
     T, N = y.shape
@@ -291,29 +322,8 @@ def ar1_stats(y, y_lag, m_diff, m_start, lam, var, rho, scale):
     B = _block_rows(N)
     for t0 in range(0, T, B):
         nb = min(B, T - t0)
-        a1 = np.empty((nb, N))
-        a2 = np.empty((nb, N))
-        a3 = np.empty((nb, N))
-        B1 = np.empty((nb, N))
-        B2 = np.empty((nb, N))
-        _ar1_block(
-            y,
-            y_lag,
-            m_diff,
-            m_start,
-            var,
-            rho,
-            scale,
-            log_var,
-            log_stat,
-            t0,
-            nb,
-            a1,
-            a2,
-            a3,
-            B1,
-            B2,
-            const,
+        a1, a2, a3, B1, B2 = _ar1_coefficients(
+            y, y_lag, m_diff, m_start, var, rho, scale, log_var, log_stat, t0, nb, const
         )
         C12 = a2 @ LLp
         _unpack_into(a1 @ LLp, pairs, C, t0, 0, 0)
@@ -349,29 +359,8 @@ def ar1_stats_grad(y, y_lag, m_diff, m_start, lam, var, rho, scale, gC, gb, gc):
     B = _block_rows(N)
     for t0 in range(0, T, B):
         nb = min(B, T - t0)
-        a1 = np.empty((nb, N))
-        a2 = np.empty((nb, N))
-        a3 = np.empty((nb, N))
-        B1 = np.empty((nb, N))
-        B2 = np.empty((nb, N))
-        _ar1_block(
-            y,
-            y_lag,
-            m_diff,
-            m_start,
-            var,
-            rho,
-            scale,
-            log_var,
-            log_stat,
-            t0,
-            nb,
-            a1,
-            a2,
-            a3,
-            B1,
-            B2,
-            no_const,
+        a1, a2, a3, B1, B2 = _ar1_coefficients(
+            y, y_lag, m_diff, m_start, var, rho, scale, log_var, log_stat, t0, nb, no_const
         )
         H11 = _pack_cotangent(gC, pairs, t0, nb, 0, 0, False)
         H12 = _pack_cotangent(gC, pairs, t0, nb, 0, k, True)

@@ -12,7 +12,7 @@ from bdfm.statespace.assemble import (
     stationary_cov,
     transition_top,
 )
-from bdfm.statespace.stats import ar1_masks
+from bdfm.statespace.stats import ar1_inputs
 from tests.conftest import dense_loglike
 
 
@@ -21,10 +21,7 @@ def graph_loglike(y, params, ar1):
     y0 = np.where(mask, y, 0.0)
     kwargs = {}
     if ar1:
-        m_diff, m_start, _ = ar1_masks(mask)
-        y_lag = np.zeros_like(y0)
-        y_lag[1:] = y0[:-1]
-        kwargs = dict(y_lag=y_lag, m_diff=m_diff, m_start=m_start)
+        kwargs = ar1_inputs(y0, mask)
     ll = dfm_loglike_pointwise(
         y0,
         mask.astype(float),
@@ -125,9 +122,6 @@ def test_state_does_not_grow_with_series(rng):
         params = random_params(spec, N, rng)
         y = rng.standard_normal((20, N))
         mask = ~np.isnan(y)
-        m_diff, m_start, _ = ar1_masks(mask)
-        y_lag = np.zeros_like(y)
-        y_lag[1:] = y[:-1]
         ll = dfm_loglike_pointwise(
             y,
             mask.astype(float),
@@ -135,9 +129,7 @@ def test_state_does_not_grow_with_series(rng):
             params["factor_ar"],
             params["idio_sd"],
             params["idio_ar"],
-            y_lag=y_lag,
-            m_diff=m_diff,
-            m_start=m_start,
+            **ar1_inputs(y, mask),
         )
         fg = pytensor.graph.fg.FunctionGraph(outputs=[ll], clone=False)
         kalman_nodes = [n for n in fg.apply_nodes if type(n.op).__name__ == "KalmanLoglik"]

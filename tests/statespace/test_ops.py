@@ -9,7 +9,7 @@ from bdfm.simulate import random_params
 from bdfm.spec import DFMSpec
 from bdfm.statespace.assemble import dfm_loglike_pointwise
 from bdfm.statespace.kalman import kalman_loglike
-from bdfm.statespace.stats import ar1_masks
+from bdfm.statespace.stats import ar1_inputs
 
 
 def _problem(rng, idio, T=30, N=6, k=2, p=2, missing=True):
@@ -33,10 +33,7 @@ def _function(y, params, idio, mode=None):
     sym = {n: pt.tensor(n, shape=np.shape(params[n]), dtype="float64") for n in names}
     kwargs = {}
     if idio == "ar1":
-        m_diff, m_start, _ = ar1_masks(mask)
-        y_lag = np.zeros_like(y0)
-        y_lag[1:] = y0[:-1]
-        kwargs = dict(y_lag=y_lag, m_diff=m_diff, m_start=m_start)
+        kwargs = ar1_inputs(y0, mask)
     ll = dfm_loglike_pointwise(
         y0,
         mask.astype(float),

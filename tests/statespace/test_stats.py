@@ -63,3 +63,14 @@ def test_ar1_stats_equal_loops(rng):
         np.testing.assert_allclose(C[t], Cr, atol=1e-12)
         np.testing.assert_allclose(b[t], br, atol=1e-12)
         np.testing.assert_allclose(const[t], cr)
+
+
+def test_ar1_inputs_lag_and_masks():
+    from bdfm.statespace.stats import ar1_inputs
+
+    y = np.array([[1.0, 0.0], [2.0, 3.0], [0.0, 4.0]])
+    mask = np.array([[1, 0], [1, 1], [0, 1]], dtype=bool)
+    out = ar1_inputs(y, mask)
+    np.testing.assert_array_equal(out["y_lag"], [[0, 0], [1, 0], [2, 3]])
+    np.testing.assert_array_equal(out["m_diff"], [[0, 0], [1, 0], [0, 1]])
+    np.testing.assert_array_equal(out["m_start"], [[1, 0], [0, 1], [0, 0]])
