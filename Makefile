@@ -1,6 +1,7 @@
 # The two commands a fresh machine needs (see README.md):
 #   make demo   — create .venv, install bdfm, fit the bundled S&P 500 returns panel
-#   make test   — create .venv if needed, install bdfm with test extras, run the tests
+#   make test   — create .venv if needed, install bdfm with test extras (and the optional
+#                 samplers, so every sampler path is tested), run the tests
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -20,7 +21,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,nutpie]'
+	$(BIN)/python -m pip install --quiet -e '.[test,nutpie,jax]'
 	touch $@
 
 install: $(VENV)/.installed

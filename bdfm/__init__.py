@@ -3,7 +3,10 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from bdfm import datasets
+from bdfm.io import load
 from bdfm.model import DynamicFactorModel
+from bdfm.priors import Prior
+from bdfm.simulate import simulate
 from bdfm.spec import DFMSpec
 
 try:
@@ -11,4 +14,4 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-__all__ = ["DFMSpec", "DynamicFactorModel", "__version__", "datasets"]
+__all__ = ["DFMSpec", "DynamicFactorModel", "Prior", "__version__", "datasets", "load", "simulate"]

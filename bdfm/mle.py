@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 import pytensor
 import pytensor.tensor as pt
-from scipy.optimize import minimize
 
-from bdfm.dims import FACTOR
+from bdfm.dims import FACTOR, factor_labels
+from bdfm.optim import maximize
 from bdfm.params import companion_matrix
+from bdfm.statespace.warmup import compile_with_warmup
 from bdfm.transforms import stationary_var, stationary_var_inverse_diagonal
 
 __all__ = ["MLEResult", "fit_mle", "initial_params"]
@@ -99,7 +100,7 @@ class MLEResult:
         """Loadings as a DataFrame (series x factors)."""
         k = self.params["loadings"].shape[1]
         return pd.DataFrame(
-            self.params["loadings"], index=self.series, columns=[f"f{j + 1}" for j in range(k)]
+            self.params["loadings"], index=self.series, columns=factor_labels(k)
         ).rename_axis(columns=FACTOR)
 
     def common_share(self) -> pd.Series:
@@ -156,8 +157,8 @@ def _compile_objective(model):
         params["idio_ar"] = pt.tanh(raw["idio_ar"])
     total = model.loglike_graph(**params).sum()
     inputs = list(raw.values())
-    value_and_grad = pytensor.function(
-        inputs, [total, *pytensor.grad(total, inputs)], trust_input=True
+    value_and_grad = compile_with_warmup(
+        inputs, [total, *pytensor.grad(total, inputs)], model.spec.idiosyncratic, trust_input=True
     )
     to_params = pytensor.function(inputs, list(params.values()), trust_input=True)
     return value_and_grad, to_params
@@ -189,7 +190,6 @@ def fit_mle(model, init: dict | None = None, maxiter: int = 1000, tol: float = 1
     """
     shapes = model.param_shapes()
     names = list(shapes)
-    sizes = [int(np.prod(s)) for s in shapes.values()]
     if init is None:
         start = initial_params(model)
     else:
@@ -198,46 +198,25 @@ def fit_mle(model, init: dict | None = None, maxiter: int = 1000, tol: float = 1
     value_and_grad, to_params = _compile_objective(model)
     compile_seconds = time.perf_counter() - t_compile
     n_obs = int(model.panel.mask.sum())
-    scale = 1.0 / n_obs
-    state = {"evals": 0}
-
-    def unpack(theta):
-        parts = np.split(theta, np.cumsum(sizes)[:-1])
-        return [part.reshape(s) for part, s in zip(parts, shapes.values(), strict=True)]
-
-    def objective(theta):
-        state["evals"] += 1
-        out = value_and_grad(*unpack(theta))
-        if not np.isfinite(out[0]):
-            return np.inf, np.zeros_like(theta)
-        grad = np.concatenate([np.ravel(g) for g in out[1:]])
-        return -out[0] * scale, -grad * scale
-
     free = _free_start(start)
-    theta0 = np.concatenate([np.ravel(free[n]) for n in names])
     t0 = time.perf_counter()
-    res = minimize(
-        objective,
-        theta0,
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": maxiter, "ftol": tol, "gtol": 1e-7, "maxcor": 20},
+    res = maximize(
+        value_and_grad, {n: free[n] for n in names}, scale=1.0 / n_obs, maxiter=maxiter, ftol=tol
     )
     seconds = time.perf_counter() - t0
-    params = dict(zip(names, (np.asarray(v) for v in to_params(*unpack(res.x))), strict=True))
+    params = dict(zip(names, (np.asarray(v) for v in to_params(*res.x.values())), strict=True))
     n_params = int(sum(np.prod(s) for s in shapes.values()))
-    message = res.message if isinstance(res.message, str) else str(res.message)
-    if not res.success:
-        log.warning("maximum likelihood did not converge: %s", message)
+    if not res.converged:
+        log.warning("maximum likelihood did not converge: %s", res.message)
     return MLEResult(
         params=params,
-        loglike=-res.fun / scale,
+        loglike=res.value,
         n_params=n_params,
         n_obs=n_obs,
-        n_iter=int(res.nit),
-        n_evals=state["evals"],
-        converged=bool(res.success),
-        message=message,
+        n_iter=res.n_iter,
+        n_evals=res.n_evals,
+        converged=res.converged,
+        message=res.message,
         seconds=seconds,
         compile_seconds=compile_seconds,
         series=[str(c) for c in model.panel.columns],

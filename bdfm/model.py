@@ -12,11 +12,13 @@ import pytensor
 import pytensor.tensor as pt
 
 from bdfm.data import Panel, prepare_panel
+from bdfm.dims import factor_labels
 from bdfm.params import param_shapes, validate_params
 from bdfm.spec import DFMSpec
 from bdfm.statespace.assemble import dfm_loglike_pointwise, stationary_cov, transition_top
 from bdfm.statespace.kalman import FilterResult, SmootherResult, filter_states, smooth_states
 from bdfm.statespace.stats import ar1_inputs, obs_stats_ar1, obs_stats_iid
+from bdfm.statespace.warmup import compile_with_warmup
 
 __all__ = ["DynamicFactorModel"]
 
@@ -82,6 +84,11 @@ class DynamicFactorModel:
         return self.panel.n_time
 
     @property
+    def n_obs(self) -> int:
+        """Number of observed (non-missing) values."""
+        return int(self.panel.mask.sum())
+
+    @property
     def param_names(self) -> list[str]:
         """Names of the parameters in the order the compiled functions take them."""
         return list(param_shapes(self.spec, self.n_series))
@@ -141,14 +148,18 @@ class DynamicFactorModel:
     @cached_property
     def _pointwise_fn(self):
         sym = self._symbolic_params()
-        return pytensor.function(list(sym.values()), self._graph_from(sym), trust_input=True)
+        return self._compile(list(sym.values()), self._graph_from(sym))
 
     @cached_property
     def _value_and_grad_fn(self):
         sym = self._symbolic_params()
         total = self._graph_from(sym).sum()
         inputs = list(sym.values())
-        return pytensor.function(inputs, [total, *pytensor.grad(total, inputs)], trust_input=True)
+        return self._compile(inputs, [total, *pytensor.grad(total, inputs)])
+
+    def _compile(self, inputs, outputs):
+        # numba compiles the kernels in a thread while pytensor compiles the graph
+        return compile_with_warmup(inputs, outputs, self.spec.idiosyncratic, trust_input=True)
 
     @cached_property
     def _filter_inputs_fn(self):
@@ -209,7 +220,7 @@ class DynamicFactorModel:
         """E[f_t | y_{1:T}] as a DataFrame (dates x factors)."""
         sm = self.smooth(params)
         k = self.spec.n_factors
-        cols = [f"f{j + 1}" for j in range(k)]
+        cols = factor_labels(k)
         return pd.DataFrame(sm.x_smooth[:, :k], index=self.panel.index, columns=cols)
 
     def fit_mle(self, **kwargs):
@@ -217,3 +228,81 @@ class DynamicFactorModel:
         from bdfm.mle import fit_mle
 
         return fit_mle(self, **kwargs)
+
+    # ------------------------------------------------------------------ Bayesian
+    def build_model(self, priors=None, **options):
+        """The PyMC model (named dims time/series/factor/lag) with the Kalman likelihood.
+
+        Parameters
+        ----------
+        priors : dict, optional
+            Overrides by prior name (:class:`bdfm.Prior` or dicts); an unknown
+            name is an error listing the valid ones. See :mod:`bdfm.priors`.
+        **options
+            ``loadings`` ("shrinkage" | "normal" | "horseshoe"), ``identification``
+            ("lower_triangular" | "rsp"), ``anchors`` (one series per factor),
+            ``groups`` ({series: group}), ``blocks`` ({series: [factors]}),
+            ``dynamics`` ("var" | "diagonal"). See :mod:`bdfm.bayes`.
+        """
+        from bdfm.fit import prepare_bayes
+
+        return prepare_bayes(self, priors=priors, **options)[2]
+
+    def fit(
+        self,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        sampler: str | None = None,
+        random_seed: int | None = None,
+        progressbar: bool = True,
+        **kwargs,
+    ):
+        """Sample the posterior by NUTS; returns a :class:`bdfm.fit.FitResult`.
+
+        Parameters
+        ----------
+        draws, tune, chains : int
+            Draws kept and tuning steps per chain, number of chains.
+        sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, optional
+            Default: the fastest installed (nutpie, else PyMC). Optional
+            samplers raise an ImportError naming the extra to install.
+        random_seed : int, optional
+        progressbar : bool
+        **kwargs
+            ``priors``, the structure options of :meth:`build_model`,
+            ``init`` ("mle" (default) or "map": the start of every chain, rotated
+            into the identified form, no jitter), ``initvals`` (explicit start,
+            constrained values by variable name, or one dict per chain with
+            sampler="pymc"), and keyword arguments for the sampler.
+        """
+        from bdfm.fit import fit_bayes
+
+        return fit_bayes(
+            self,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            sampler=sampler,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            **kwargs,
+        )
+
+    def fit_map(self, priors=None, maxiter: int = 2000, **options):
+        """Posterior mode by L-BFGS (quick look, or a start for the samplers).
+
+        Starts from the principal-component estimate rotated into the identified
+        form. Returns a :class:`bdfm.map.MAPResult` (``params`` in model units).
+        """
+        from bdfm.fit import prepare_bayes
+        from bdfm.init import identified_params, point_to_free
+        from bdfm.map import find_map
+        from bdfm.mle import initial_params
+
+        start = initial_params(self)
+        bspec, _, pm_model = prepare_bayes(
+            self, priors=priors, reference_loadings=start["loadings"], **options
+        )
+        free = point_to_free(identified_params(start, bspec), bspec, self.spec.idiosyncratic)
+        return find_map(pm_model, free, self.spec.idiosyncratic, self.n_obs, maxiter=maxiter)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import solve_discrete_lyapunov
 
+from bdfm.dims import factor_labels
 from bdfm.params import companion_matrix, validate_params
 from bdfm.spec import DFMSpec
 
@@ -42,22 +43,39 @@ def random_params(
 
 def simulate(
     spec: DFMSpec,
-    params: dict[str, np.ndarray],
-    n_time: int,
+    params: dict[str, np.ndarray] | None = None,
+    n_time: int = 500,
     random_seed: int | np.random.Generator | None = None,
+    *,
+    n_series: int | None = None,
     start: str = "2000-01-03",
     freq: str = "B",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, dict]:
     """Simulate ``n_time`` periods from the model, started in its stationary distribution.
+
+    Parameters
+    ----------
+    spec : DFMSpec
+    params : dict, optional
+        True parameters (``loadings``, ``factor_ar``, ``idio_sd``, ``idio_ar``);
+        default: :func:`random_params` for ``n_series`` series.
+    n_time : int
+    random_seed : int or Generator, optional
+    n_series : int, optional
+        Needed only when ``params`` is not given.
 
     Returns
     -------
     data : DataFrame (dates x series ``y1..yN``), no missing values.
-    factors : DataFrame (dates x factors ``f1..fk``), the true factors.
+    truth : dict with the true parameters and ``"factors"`` (DataFrame, dates x ``f1..fk``).
     """
+    rng = np.random.default_rng(random_seed)
+    if params is None:
+        if n_series is None:
+            raise ValueError("simulate needs params or n_series")
+        params = random_params(spec, n_series, rng)
     n_series = np.shape(params["loadings"])[0]
     p = validate_params(params, spec, n_series)
-    rng = np.random.default_rng(random_seed)
     k, order = spec.n_factors, spec.factor_order
     Tm = companion_matrix(p["factor_ar"])
     Q = np.zeros_like(Tm)
@@ -81,5 +99,5 @@ def simulate(
     y = f @ p["loadings"].T + u
     index = pd.date_range(start, periods=n_time, freq=freq, name="date")
     data = pd.DataFrame(y, index=index, columns=[f"y{i + 1}" for i in range(n_series)])
-    factors = pd.DataFrame(f, index=index, columns=[f"f{j + 1}" for j in range(k)])
-    return data, factors
+    factors = pd.DataFrame(f, index=index, columns=factor_labels(k))
+    return data, {**p, "factors": factors}

@@ -146,6 +146,7 @@ def bdfm_function(Y, params, ar1=True, mode=None):
 
     from bdfm.statespace.assemble import dfm_loglike_pointwise
     from bdfm.statespace.stats import ar1_masks
+    from bdfm.statespace.warmup import compile_with_warmup
 
     k = params["loadings"].shape[1]
     p = params["factor_ar"].shape[0]
@@ -170,7 +171,8 @@ def bdfm_function(Y, params, ar1=True, mode=None):
         inputs = [lam, A, sd]
         vals = [params["loadings"], params["factor_ar"], params["idio_sd"]]
     total = ll.sum()
-    f = pytensor.function(inputs, [total, *pytensor.grad(total, inputs)], mode=mode)
+    outputs = [total, *pytensor.grad(total, inputs)]
+    f = compile_with_warmup(inputs, outputs, "ar1" if ar1 else "iid", mode=mode)
     out = f(*vals)
     compile_s = time.perf_counter() - t0
     assert all(np.all(np.isfinite(o)) for o in out), "bdfm returned non-finite values"

@@ -10,16 +10,8 @@ from scipy.stats import multivariate_normal
 from bdfm.params import companion_matrix
 
 
-def dense_loglike(y, loadings, factor_ar, idio_sd, idio_ar=None, restart_after_gaps=True):
-    """Log-density of the observed entries of y from the full NT x NT covariance.
-
-    Independent of bdfm's filter: builds Cov(vec y) from the VAR autocovariances
-    and the idiosyncratic covariance, drops missing entries and calls scipy.
-    With AR(1) errors and ``restart_after_gaps``, the idiosyncratic process of a
-    series restarts (independent stationary draw) after every interior gap —
-    bdfm's documented treatment; otherwise the true AR(1) covariance is used.
-    """
-    T, N = y.shape
+def dense_factor_cov(T, factor_ar):
+    """Cov(vec f_{1:T}) (Tk x Tk) of a stationary VAR(p) with identity innovations."""
     k = factor_ar.shape[1]
     Tm = companion_matrix(factor_ar)
     Q = np.zeros_like(Tm)
@@ -37,9 +29,13 @@ def dense_loglike(y, loadings, factor_ar, idio_sd, idio_ar=None, restart_after_g
             block = lag_blocks[s - t]
             cov_f[s * k : (s + 1) * k, t * k : (t + 1) * k] = block
             cov_f[t * k : (t + 1) * k, s * k : (s + 1) * k] = block.T
-    big_lam = np.kron(np.eye(T), loadings)
-    cov = big_lam @ cov_f @ big_lam.T
-    obs = ~np.isnan(y)
+    return cov_f
+
+
+def dense_idio_cov(obs, idio_sd, idio_ar=None, restart_after_gaps=True):
+    """Cov(vec u) (TN x TN, time-major) of iid or AR(1) idiosyncratic errors."""
+    T, N = obs.shape
+    cov = np.zeros((T * N, T * N))
     for i in range(N):
         idx = np.arange(T) * N + i
         if idio_ar is None:
@@ -54,9 +50,40 @@ def dense_loglike(y, loadings, factor_ar, idio_sd, idio_ar=None, restart_after_g
         lags = np.abs(np.subtract.outer(np.arange(T), np.arange(T)))
         same = seg[:, None] == seg[None, :]
         cov[np.ix_(idx, idx)] += same * idio_sd[i] ** 2 * rho**lags / (1 - rho**2)
+    return cov
+
+
+def dense_loglike(y, loadings, factor_ar, idio_sd, idio_ar=None, restart_after_gaps=True):
+    """Log-density of the observed entries of y from the full NT x NT covariance.
+
+    Independent of bdfm's filter: builds Cov(vec y) from the VAR autocovariances
+    and the idiosyncratic covariance, drops missing entries and calls scipy.
+    With AR(1) errors and ``restart_after_gaps``, the idiosyncratic process of a
+    series restarts (independent stationary draw) after every interior gap —
+    bdfm's documented treatment; otherwise the true AR(1) covariance is used.
+    """
+    T = y.shape[0]
+    obs = ~np.isnan(y)
+    big_lam = np.kron(np.eye(T), loadings)
+    cov = big_lam @ dense_factor_cov(T, factor_ar) @ big_lam.T
+    cov += dense_idio_cov(obs, idio_sd, idio_ar, restart_after_gaps)
     keep = obs.ravel()
     yv = y.ravel()[keep]
     return multivariate_normal(mean=np.zeros(keep.sum()), cov=cov[np.ix_(keep, keep)]).logpdf(yv)
+
+
+def dense_factor_posterior(y, loadings, factor_ar, idio_sd, idio_ar=None):
+    """E[vec f | y] (T, k) and Cov(vec f | y) (Tk, Tk) by brute-force Gaussian conditioning."""
+    T = y.shape[0]
+    obs = ~np.isnan(y)
+    cov_f = dense_factor_cov(T, factor_ar)
+    H = np.kron(np.eye(T), loadings)[obs.ravel()]
+    cov_y = (
+        H @ cov_f @ H.T + dense_idio_cov(obs, idio_sd, idio_ar)[np.ix_(obs.ravel(), obs.ravel())]
+    )
+    gain = np.linalg.solve(cov_y, H @ cov_f).T
+    mean = gain @ y.ravel()[obs.ravel()]
+    return mean.reshape(T, -1), cov_f - gain @ H @ cov_f
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ def test_initial_params_are_admissible(rng):
 def test_mle_recovers_common_component(rng):
     spec = DFMSpec(n_factors=2, factor_order=1, idiosyncratic="iid", standardize=False)
     true = random_params(spec, 12, rng)
-    data, factors = simulate(spec, true, 400, random_seed=rng)
+    data, truth = simulate(spec, true, 400, random_seed=rng)
+    factors = truth["factors"]
     model = bdfm.DynamicFactorModel(data, 2, standardize=False)
     fit = model.fit_mle()
     assert fit.converged

@@ -103,7 +103,8 @@ def test_pointwise_sums_to_total_and_gradient_is_consistent(rng):
 def test_smoothed_factors_track_the_truth(rng):
     spec = DFMSpec(n_factors=1, factor_order=1)
     params = random_params(spec, 30, rng)
-    data, factors = simulate(spec, params, 200, random_seed=rng)
+    data, truth = simulate(spec, params, 200, random_seed=rng)
+    factors = truth["factors"]
     model = bdfm.DynamicFactorModel(data, 1, standardize=False)
     est = model.smoothed_factors(params)
     assert list(est.index) == list(data.index)

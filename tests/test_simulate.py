@@ -7,7 +7,8 @@ from bdfm.spec import DFMSpec
 def test_simulate_shapes_and_moments(rng):
     spec = DFMSpec(n_factors=2, factor_order=1, idiosyncratic="ar1")
     params = random_params(spec, 6, rng)
-    data, factors = simulate(spec, params, 3000, random_seed=1)
+    data, truth = simulate(spec, params, 3000, random_seed=1)
+    factors = truth["factors"]
     assert data.shape == (3000, 6) and factors.shape == (3000, 2)
     assert data.index.equals(factors.index)
     # lag-1 autocorrelation of each factor matches the VAR(1) implied one

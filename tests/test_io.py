@@ -1,0 +1,78 @@
+"""Save/load without sampling: a FitResult assembled from a few fixed parameter draws."""
+
+import arviz as az
+import numpy as np
+import pytest
+import xarray as xr
+
+import bdfm
+from bdfm.fit import FitResult, assemble_idata, prepare_bayes
+from bdfm.spec import DFMSpec
+
+
+@pytest.fixture(scope="module")
+def small_fit():
+    spec = DFMSpec(n_factors=2, idiosyncratic="ar1")
+    data, truth = bdfm.simulate(spec, n_time=40, n_series=5, random_seed=3)
+    data.iloc[:4, 1] = np.nan
+    model = bdfm.DynamicFactorModel(data, n_factors=2, idiosyncratic="ar1")
+    bspec, priors, _ = prepare_bayes(model, reference_loadings=truth["loadings"])
+    rng = np.random.default_rng(0)
+    s = model.panel.scaling.scale
+    post = {}
+    for name in model.param_names:
+        value = truth[name] / s[:, None] if name == "loadings" else truth[name]
+        value = value / s if name == "idio_sd" else value
+        post[name] = value[None, None] * (1 + 0.01 * rng.standard_normal((2, 3, *np.shape(value))))
+    dims = {"loadings": ["series", "factor"], "factor_ar": ["lag", "factor", "factor_from"]}
+    raw = az.from_dict(posterior=post, dims=dims, coords={"series": list(data.columns)})
+    idata = assemble_idata(model, raw, bspec, priors, 5, {})
+    return FitResult(idata, model, bspec, priors)
+
+
+def test_round_trip_keeps_everything(small_fit, tmp_path):
+    path = small_fit.save(tmp_path / "a.nc")
+    back = bdfm.load(path)
+    for group in small_fit.idata.groups():
+        for name, var in small_fit.idata[group].data_vars.items():
+            np.testing.assert_array_equal(var.values, back.idata[group][name].values)
+    assert back.model.spec == small_fit.model.spec
+    assert back.bspec == small_fit.bspec and back.priors == small_fit.priors
+    assert back.posterior["factors"].dims == ("chain", "draw", "time", "factor")
+    assert (back.factors().index == small_fit.model.panel.index).all()
+    # the data come back in original units, NaN where missing
+    y = back.idata.observed_data["y"]
+    assert np.isnan(y.values[:4, 1]).all()
+
+
+def test_existing_files_are_never_replaced_silently(small_fit, tmp_path):
+    path = tmp_path / "a.nc"
+    path.write_text("precious")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        small_fit.save(path)
+    assert path.read_text() == "precious"
+    small_fit.save(path, overwrite=True)
+    assert bdfm.load(path).model.spec == small_fit.model.spec
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_bad_files_give_clear_errors(small_fit, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        bdfm.load(tmp_path / "missing.nc")
+    other = tmp_path / "other.nc"
+    az.from_dict(posterior={"x": np.zeros((1, 5))}).to_netcdf(str(other))
+    with pytest.raises(ValueError, match="not a bdfm fit"):
+        bdfm.load(other)
+    good = small_fit.save(tmp_path / "good.nc")
+    broken = tmp_path / "broken.nc"
+    broken.write_bytes(good.read_bytes()[:3000])
+    with pytest.raises(ValueError, match="corrupted"):
+        bdfm.load(broken)
+    # data altered after saving: the stored scaling no longer matches
+    idata = small_fit.idata.copy()
+    idata.observed_data["y"] = idata.observed_data["y"] * 2.0
+    altered = tmp_path / "altered.nc"
+    idata.to_netcdf(str(altered))
+    with pytest.raises(ValueError, match="altered"):
+        bdfm.load(altered)
+    assert isinstance(small_fit.idata.observed_data, xr.Dataset)
