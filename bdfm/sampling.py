@@ -65,7 +65,7 @@ def run_sampler(
 ) -> tuple[az.InferenceData, dict[str, float]]:
     """Sample; returns InferenceData (posterior, sample_stats) and timings in seconds."""
     _require(sampler)
-    cores = min(chains, os.cpu_count() or 1)
+    cores = kwargs.pop("cores", min(chains, os.cpu_count() or 1))
     timings: dict[str, float] = {}
     with threadpool_limits(limits=1):
         if sampler == "nutpie":

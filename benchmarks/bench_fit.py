@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from bench_loglike import machine_info, simulate  # noqa: E402
+from bench_loglike import machine_info, pmx_model, simulate  # noqa: E402
 
 KEYS_BDFM = ["loadings", "factor_ar", "idio_sd", "idio_ar"]
 KEYS_PMX = ["factor_loadings", "factor_ar", "error_ar", "error_sigma"]
@@ -57,14 +57,46 @@ def _ess_rhat(idata, names):
     return out
 
 
-def run_bdfm(N, T, k, draws, tune, chains):
+def _frame(N, T, k):
     import pandas as pd
-
-    import bdfm
 
     Y, _ = simulate(N, T, k)
     data = pd.DataFrame(Y, index=pd.bdate_range("2000-01-03", periods=T))
     data.columns = [f"y{i}" for i in range(N)]
+    return data
+
+
+def logp_grad_ms(N, T, k):
+    """Median ms of the whole PyMC model's log-density + gradient (priors included)."""
+    import pytensor
+
+    import bdfm
+    from bdfm.statespace.warmup import compile_with_warmup
+
+    model = bdfm.DynamicFactorModel(_frame(N, T, k), n_factors=k, idiosyncratic="ar1")
+    pm_model = model.build_model()
+    vv = pm_model.value_vars
+    logp = pm_model.logp()
+    outs = [logp, *pytensor.grad(logp, vv)]
+    point = pm_model.initial_point()
+    args = [point[v.name] for v in vv]
+    res = {}
+    for mode in ("C", "NUMBA"):
+        f = compile_with_warmup(vv, outs, "ar1", mode=None if mode == "C" else mode)
+        f(*args)
+        times = []
+        for _ in range(300):
+            t0 = time.perf_counter()
+            f(*args)
+            times.append(time.perf_counter() - t0)
+        res[f"logp_grad_ms_{mode}"] = 1e3 * float(np.median(times))
+    return res
+
+
+def run_bdfm(N, T, k, draws, tune, chains):
+    import bdfm
+
+    data = _frame(N, T, k)
     t0 = time.perf_counter()
     model = bdfm.DynamicFactorModel(data, n_factors=k, idiosyncratic="ar1")
     fit = model.fit(draws=draws, tune=tune, chains=chains, random_seed=1, progressbar=False)
@@ -77,32 +109,57 @@ def run_bdfm(N, T, k, draws, tune, chains):
     return res
 
 
+def pmx_pymc_worker(N, T, k, draws, tune, chains):
+    """Subprocess: pymc-extras with PyMC's NUTS (C backend), a fixed small number of draws.
+
+    PyMC's default jittered start gives pymc-extras a NaN log-likelihood (its elementwise
+    HalfNormal P0 is not a covariance), so every chain starts, without jitter, at the
+    true parameters with P0 = the stationary covariance: generous to pymc-extras.
+    """
+    import pymc as pm
+    from bench_loglike import stationary_full_cov
+
+    Y, params = simulate(N, T, k)
+    t_start = time.perf_counter()
+    model, _ = pmx_model(Y, k)
+    P0 = stationary_full_cov(params)
+    initvals = {
+        "x0": np.zeros(k + N),
+        "P0": np.where(P0 > 0, P0, 1e-12),
+        "factor_loadings": params["loadings"],
+        "factor_ar": params["factor_ar"][0],
+        "error_ar": params["idio_ar"][:, None],
+        "error_sigma": params["idio_sd"] ** 2,
+    }
+    with model:
+        idata = pm.sample(
+            initvals=initvals,
+            init="adapt_diag",
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=min(chains, 2),
+            random_seed=1,
+            progressbar=False,
+            compute_convergence_checks=False,
+            var_names=KEYS_PMX,
+        )
+    wall = time.perf_counter() - t_start
+    res = {"sampler": "pymc", "wall_s": wall, "finished": True, "draws_per_chain": draws}
+    res.update({"chains": chains, "tune": tune, **_ess_rhat(idata, KEYS_PMX)})
+    res["ess_per_s"] = res["min_ess_bulk"] / wall
+    print(json.dumps(res), flush=True)
+
+
 def pmx_worker(N, T, k, cap, draws, tune, chains):
     """Subprocess: pymc-extras fit with a wall-clock cap; prints one JSON line."""
     import nutpie
-    import pymc as pm
-    from pymc_extras.statespace.models import BayesianDynamicFactor
 
+    if cap < 0:  # PyMC's sampler instead of nutpie (nutpie ran out of memory here)
+        return pmx_pymc_worker(N, T, k, draws, tune, chains)
     Y, _ = simulate(N, T, k)
     t_start = time.perf_counter()
-    ss = BayesianDynamicFactor(
-        k_factors=k,
-        factor_order=1,
-        endog_names=[f"y{i}" for i in range(N)],
-        error_order=1,
-        error_var=False,
-        error_cov_type="diagonal",
-        measurement_error=False,
-        verbose=False,
-    )
-    with pm.Model(coords=ss.coords) as model:  # priors as in the class docstring
-        pm.Normal("x0", dims=["state"])
-        pm.HalfNormal("P0", dims=["state", "state_aux"])
-        pm.Normal("factor_loadings", sigma=1, dims=["observed_state", "factor"])
-        pm.Normal("factor_ar", sigma=1, dims=["factor", "lag_ar"])
-        pm.Normal("error_ar", sigma=1, dims=["observed_state", "error_lag_ar"])
-        pm.HalfNormal("error_sigma", dims=["observed_state"])
-        ss.build_statespace_graph(data=Y)
+    model, _ = pmx_model(Y, k)
     # store only the parameters: pymc-extras' deterministics include (T, m, m) filter
     # covariances, which filled 24 GB of memory within minutes (OOM-killed) when stored
     compiled = nutpie.compile_pymc_model(model, var_names=KEYS_PMX)
@@ -135,29 +192,51 @@ def pmx_worker(N, T, k, cap, draws, tune, chains):
         sampler.cancel()
     wall = time.perf_counter() - t_start
     got = int(idata.posterior.sizes.get("draw", 0)) if "posterior" in idata else 0
-    res = {"compile_s": compile_s, "wall_s": wall, "finished": finished, "draws_per_chain": got}
+    import resource
+
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    res = {
+        "compile_s": compile_s,
+        "wall_s": wall,
+        "finished": finished,
+        "draws_per_chain": got,
+        "chains": chains,
+        "tune": tune,
+        "peak_rss_gb": peak_gb,
+    }
     if got >= 4:
         res.update(_ess_rhat(idata, KEYS_PMX))
         res["ess_per_s"] = res["min_ess_bulk"] / wall
     print(json.dumps(res), flush=True)
 
 
-def run_pmx(N, T, k, cap, draws, tune, chains):
+def run_pmx(N, T, k, cap, draws, tune, chains, timeout=None):
     cmd = [sys.executable, __file__, "--pmx-worker", *map(str, (N, T, k, cap, draws, tune, chains))]
+    timeout = timeout or cap + 300
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=cap + 300)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"error": f"no result within {cap + 300:.0f} s"}
+        return {"error": f"no result within {timeout:.0f} s"}
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
-    if not lines:
-        return {"error": p.stderr[-800:]}
-    return json.loads(lines[-1])
+    res = json.loads(lines[-1]) if lines else {}
+    if "wall_s" not in res:  # died after compiling (e.g. killed for memory)
+        res["error"] = f"exit code {p.returncode}: {p.stderr[-500:]}"
+    return res
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pmx-cap", type=float, default=1800.0, help="pymc-extras wall cap (s)")
     ap.add_argument("--pmx-tune", type=int, default=50)
+    ap.add_argument(
+        "--pmx-chains", type=int, default=4, help="4 chains were OOM-killed (24 GB) here"
+    )
+    ap.add_argument(
+        "--pmx-pymc-draws",
+        type=int,
+        default=0,
+        help="also run pymc-extras with PyMC's NUTS: this many draws (and tune) per chain",
+    )
     ap.add_argument("--no-pmx", action="store_true")
     ap.add_argument("--no-bdfm", action="store_true", help="pymc-extras only (run it alone)")
     ap.add_argument("--big", action="store_true", help="also (200, 1000, 5), bdfm only")
@@ -172,13 +251,22 @@ def main(argv=None):
     rows = []
     size = (50, 500, 3)
     if not args.no_bdfm:
-        print(f"bdfm fit at {size} ...", flush=True)
-        rows.append({"size": size, "who": "bdfm", **run_bdfm(*size, 1000, 1000, 4)})
-        print(rows[-1], flush=True)
-    if not args.no_pmx:
+        for sz in (size, (100, 500, 3)):
+            print(f"bdfm fit at {sz} ...", flush=True)
+            rows.append(
+                {"size": sz, "who": "bdfm", **run_bdfm(*sz, 1000, 1000, 4), **logp_grad_ms(*sz)}
+            )
+            print(rows[-1], flush=True)
+    if not args.no_pmx and args.pmx_chains > 0:
         print(f"pymc-extras fit at {size}, cap {args.pmx_cap:.0f} s ...", flush=True)
-        res = run_pmx(*size, args.pmx_cap, 1000, args.pmx_tune, 4)
+        res = run_pmx(*size, args.pmx_cap, 1000, args.pmx_tune, args.pmx_chains)
         rows.append({"size": size, "who": "pymc-extras", "cap_s": args.pmx_cap, **res})
+        print(rows[-1], flush=True)
+    if args.pmx_pymc_draws:
+        d = args.pmx_pymc_draws
+        print(f"pymc-extras with PyMC NUTS at {size}, {d} tune + {d} draws x 2 chains", flush=True)
+        res = run_pmx(*size, -1, d, d, 2, timeout=args.pmx_cap + 600)
+        rows.append({"size": size, "who": "pymc-extras (PyMC NUTS)", **res})
         print(rows[-1], flush=True)
     if args.big:
         size = (200, 1000, 5)
@@ -208,18 +296,20 @@ def build_report(info, rows, wall):
         f"Machine: {info}",
         "",
         "| (N, T, k) | who | wall s | compile s | sampling s | draws/chain | min bulk ESS "
-        "| ESS/s | max R-hat |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| ESS/s | max R-hat | logp+grad ms (C / NUMBA) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         draws = r.get("draws", r.get("draws_per_chain"))
         lines.append(
             f"| {r['size']} | {r['who']} | {_f(r.get('wall_s'))} | {_f(r.get('compile_s'))} "
             f"| {_f(r.get('sample_s'))} | {draws} | {_f(r.get('min_ess_bulk'), 0)} "
-            f"| {_f(r.get('ess_per_s'), 2)} | {_f(r.get('max_rhat'), 3)} |"
+            f"| {_f(r.get('ess_per_s'), 2)} | {_f(r.get('max_rhat'), 3)} "
+            f"| {_f(r.get('logp_grad_ms_C'), 2)} / {_f(r.get('logp_grad_ms_NUMBA'), 2)} |"
         )
     b = next((r for r in rows if r["who"] == "bdfm"), None)
-    p = next((r for r in rows if r["who"] == "pymc-extras"), None)
+    p = next((r for r in rows if r["who"].startswith("pymc-extras") and r.get("ess_per_s")), None)
+    p = p or next((r for r in rows if r["who"].startswith("pymc-extras")), None)
     lines.append("")
     if b and p and p.get("ess_per_s"):
         lines.append(f"ESS/s ratio bdfm / pymc-extras: {b['ess_per_s'] / p['ess_per_s']:.0f}x")

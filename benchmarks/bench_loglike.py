@@ -399,18 +399,18 @@ def statsmodels_callables(Y, params, ar1=True):
 
 
 # --------------------------------------------------------------------------- pymc-extras
-def pmx_worker(N, T, k):
-    """Runs in a subprocess: build, compile and time pymc-extras; prints JSON lines."""
+def pmx_model(Y, k):
+    """pymc-extras BayesianDynamicFactor (VAR(1), AR(1) errors) with its docstring's priors.
+
+    Returns the PyMC model and the statespace object.
+    """
     import pymc as pm
-    import pytensor
     from pymc_extras.statespace.models import BayesianDynamicFactor
 
-    Y, params = simulate(N, T, k)
-    t0 = time.perf_counter()
     ss = BayesianDynamicFactor(
         k_factors=k,
         factor_order=1,
-        endog_names=[f"y{i}" for i in range(N)],
+        endog_names=[f"y{i}" for i in range(Y.shape[1])],
         error_order=1,
         error_var=False,
         error_cov_type="diagonal",
@@ -425,6 +425,16 @@ def pmx_worker(N, T, k):
         pm.Normal("error_ar", sigma=1, dims=["observed_state", "error_lag_ar"])
         pm.HalfNormal("error_sigma", dims=["observed_state"])
         ss.build_statespace_graph(data=Y)
+    return model, ss
+
+
+def pmx_worker(N, T, k):
+    """Runs in a subprocess: build, compile and time pymc-extras; prints JSON lines."""
+    import pytensor
+
+    Y, params = simulate(N, T, k)
+    t0 = time.perf_counter()
+    model, ss = pmx_model(Y, k)
     build_s = time.perf_counter() - t0
     P0 = stationary_full_cov(params)
     P0 = np.where(P0 > 0, P0, 1e-12)
