@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import sys
 import time
 
 import arviz as az
@@ -96,6 +97,9 @@ def run_sampler(
             t0 = time.perf_counter()
             with pm_model:
                 extra = {}
+                if sampler == "pymc" and cores > 1 and "jax" in sys.modules:
+                    # forking a process that runs JAX threads can deadlock
+                    kwargs.setdefault("mp_ctx", "forkserver")
                 if sampler != "pymc":  # every chain starts at initvals, as with nutpie
                     nuts_kwargs = {"jitter": False, **kwargs.pop("nuts_sampler_kwargs", {})}
                     extra = {"nuts_sampler": sampler, "nuts_sampler_kwargs": nuts_kwargs}
