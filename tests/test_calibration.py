@@ -53,4 +53,5 @@ def test_ranks_of_true_parameters_are_uniform():
     for q, r in ranks.items():
         counts = np.histogram(r, bins=5, range=(0, n_post + 1))[0]
         p = stats.chisquare(counts).pvalue
+        print(f"SBC {q}: {runs} runs, rank counts {counts.tolist()}, chi-square p = {p:.3f}")
         assert p > 0.001, f"{q}: ranks not uniform (chi-square p = {p:.2g}, counts {counts})"
