@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bdfm.params import companion_matrix
 from bdfm.statespace import kernels
 from bdfm.statespace import stats_kernels as sk
 from bdfm.statespace.stats import ar1_inputs
@@ -33,13 +34,12 @@ def _top(factor_ar: np.ndarray, n_lags: int) -> np.ndarray:
     return top
 
 
-def _smoothed_mean(y, mask, c, lam, var, rho, top, q, P0):
-    """E[f_t | y] (T, k) for data ``y`` (zeros where missing)."""
+def _smoothed_mean(y, y_lag, mask, c, lam, var, rho, top, q, P0):
+    """E[f_t | y] (T, k) for data ``y`` (zeros where missing); ``y_lag`` only for AR(1)."""
     if rho is None:
         C, b, _ = sk.iid_stats_unscaled(y, mask, lam, var)
     else:
-        lag = ar1_inputs(y, mask > 0)["y_lag"]
-        C, b, _ = sk.ar1_stats_unscaled(y, lag, c["m_diff"], c["m_start"], lam, var, rho)
+        C, b, _ = sk.ar1_stats_unscaled(y, y_lag, c["m_diff"], c["m_start"], lam, var, rho)
     _, x_pred, P_pred, x_filt, P_filt = kernels.filter_full(C, b, top, q, P0)
     x_s = kernels.smoother(x_pred, P_pred, x_filt, P_filt, top)[0]
     return x_s[:, : lam.shape[1]]
@@ -49,9 +49,7 @@ def _simulate_batch(rng, factor_ar, loadings, idio_sd, idio_ar, m_start, n_time)
     """Simulate (f⁺, y⁺) for a batch of D parameter draws: (D, T, k), (D, T, N)."""
     D, p, k, _ = factor_ar.shape
     n = loadings.shape[1]
-    comp = np.zeros((D, k * p, k * p))
-    comp[:, :k, :] = np.concatenate([factor_ar[:, i] for i in range(p)], axis=2)
-    comp[:, k:, :-k] = np.eye(k * (p - 1))
+    comp = np.stack([companion_matrix(a) for a in factor_ar])
     state = np.empty((D, k * p))
     for d in range(D):
         P0 = sk.lyapunov(np.ascontiguousarray(comp[d, :k, :]), np.ones(k))
@@ -127,9 +125,10 @@ def simulation_smoother(
             rho = None if rho_all is None else np.ascontiguousarray(rho_all[d], dtype=float)
             top = _top(np.asarray(draws["factor_ar"][d], dtype=float), n_state_lags)
             P0 = sk.lyapunov(top, np.ones(k))
-            args = (c, lam, var, rho, top, q, P0)
-            mean_y = _smoothed_mean(y, mask, *args)
+            args = (mask, c, lam, var, rho, top, q, P0)
+            mean_y = _smoothed_mean(y, c.get("y_lag"), *args)
             diff = np.ascontiguousarray((y - y_plus[j]) * mask)
-            factors[d] = f_plus[j] + _smoothed_mean(diff, mask, *args)
+            diff_lag = ar1_inputs(diff, mask > 0)["y_lag"] if rho is not None else None
+            factors[d] = f_plus[j] + _smoothed_mean(diff, diff_lag, *args)
             smoothed[d] = mean_y
     return factors, smoothed
