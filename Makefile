@@ -21,7 +21,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,nutpie,jax]'
+	$(BIN)/python -m pip install --quiet -e '.[test,nutpie,jax,dask]'
 	touch $@
 
 install: $(VENV)/.installed

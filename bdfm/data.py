@@ -61,6 +61,14 @@ class Panel:
     def n_series(self) -> int:
         return self.values.shape[1]
 
+    def log_jacobian(self) -> np.ndarray:
+        """Per time point, log |d model / d original| of the observed values, shape (T,).
+
+        Add it to a log density of the model-unit values to get the density of the
+        values in original units: ``-sum_i mask[t, i] * log(scale_i)``.
+        """
+        return -(self.mask @ np.log(self.scaling.scale))
+
     @property
     def filled(self) -> np.ndarray:
         """Values with missing entries set to zero (always used with :attr:`mask`)."""
@@ -189,18 +197,34 @@ def validate_frame(data: object, min_time: int = 3) -> pd.DataFrame:
     return out
 
 
-def prepare_panel(data: pd.DataFrame, standardize: bool = True, min_time: int = 3) -> Panel:
+def prepare_panel(
+    data: pd.DataFrame,
+    standardize: bool = True,
+    min_time: int = 3,
+    scaling: Scaling | None = None,
+) -> Panel:
     """Validate ``data`` and build a :class:`Panel`.
 
     With ``standardize=True`` each series is demeaned and divided by its sample
     standard deviation (over its observed points); otherwise the data are used as
-    given (no intercept).
+    given (no intercept). A given ``scaling`` (e.g. a fit's, from its training
+    window) is used as it is instead, so later data are in that fit's model units.
     """
     frame = validate_frame(data, min_time=min_time)
     raw = np.ascontiguousarray(frame.to_numpy(dtype=float))  # row-major: time x series
     mask = ~np.isnan(raw)
     n = raw.shape[1]
-    if standardize:
+    if scaling is not None:
+        mean = np.asarray(scaling.mean, dtype=float)
+        scale = np.asarray(scaling.scale, dtype=float)
+        if mean.shape != (n,) or scale.shape != (n,):
+            raise ValueError(
+                f"scaling is for {mean.shape[0]} series but the data have {n}; "
+                "pass data with the same columns as the fit"
+            )
+        if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):
+            raise ValueError("scaling must have finite means and positive finite scales")
+    elif standardize:
         mean = np.nanmean(raw, axis=0)
         scale = np.nanstd(raw, axis=0)
     else:

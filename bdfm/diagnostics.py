@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 import arviz as az
 import numpy as np
 import pandas as pd
+import xarray as xr
 
-__all__ = ["Diagnostics", "diagnose", "varying_entries"]
+from bdfm.dims import CHAIN, DRAW
+
+__all__ = ["Diagnostics", "diagnose", "min_ess_target", "varying_entries"]
 
 RHAT_MAX = 1.01
 EBFMI_MIN = 0.3
@@ -32,6 +35,7 @@ class Diagnostics:
 
     @property
     def ok(self) -> bool:
+        """True when every check passed (no warnings)."""
         return not self.warnings
 
     def __str__(self) -> str:
@@ -46,21 +50,49 @@ class Diagnostics:
         return str(self)
 
 
-def varying_entries(var) -> np.ndarray:
-    """Entries of a posterior variable that vary across draws (structural zeros excluded;
-    ArviZ reports a constant's ESS as the number of draws, which would hide a bad one)."""
+def varying_entries(var: xr.DataArray) -> np.ndarray:
+    """Entries of a posterior variable that vary across draws.
+
+    Structural zeros are excluded: ArviZ reports a constant's ESS as the number
+    of draws, which would hide a bad one.
+
+    Parameters
+    ----------
+    var : DataArray (chain, draw, ...)
+
+    Returns
+    -------
+    ndarray of bool, shape ``var.shape[2:]``.
+    """
     values = var.values
     return np.ptp(values.reshape((-1, *values.shape[2:])), axis=0) > 0
 
 
-def _min_ess_target(n_chains: int) -> float:
+def min_ess_target(n_chains: int) -> float:
+    """The smallest acceptable bulk and tail ESS: 100 per chain and at least 400 in total.
+
+    A single chain needs 100.
+    """
     return max(100.0 * n_chains, 400.0) if n_chains > 1 else 100.0
 
 
 def diagnose(idata: az.InferenceData, var_names: list[str]) -> Diagnostics:
-    """Diagnostics of ``var_names`` in ``idata.posterior`` (and sample_stats)."""
+    """Diagnostics of ``var_names`` in ``idata.posterior`` (and sample_stats).
+
+    Parameters
+    ----------
+    idata : InferenceData with a posterior (and, for divergences and E-BFMI,
+        ``sample_stats``).
+    var_names : the posterior variables to check; absent ones are skipped.
+
+    Returns
+    -------
+    Diagnostics
+        The worst R-hat and smallest ESS per variable, divergences, E-BFMI and
+        the warnings (empty when every check passes).
+    """
     post = idata.posterior
-    n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
+    n_chains, n_draws = post.sizes[CHAIN], post.sizes[DRAW]
     rows = {}
     present = [v for v in var_names if v in post]
     # structural zeros (identification, blocks) have no variance: NaN, ignored
@@ -94,7 +126,7 @@ def diagnose(idata: az.InferenceData, var_names: list[str]) -> Diagnostics:
             "disagree. Run more tuning/draws (tune=2000), check for multiple modes "
             "(identification='rsp' aligns mirror-image solutions), or simplify the model."
         )
-    target = _min_ess_target(n_chains)
+    target = min_ess_target(n_chains)
     low = table.index[(table["ess_bulk"] < target) | (table["ess_tail"] < target)].tolist()
     if low:
         warnings.append(

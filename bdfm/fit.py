@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import arviz as az
 import numpy as np
@@ -25,11 +26,21 @@ import xarray as xr
 from bdfm.bayes import BayesSpec, build_pymc_model, make_bayes_spec, model_priors
 from bdfm.diagnostics import Diagnostics, diagnose
 from bdfm.dims import CHAIN, DRAW, FACTOR, SERIES, TIME, factor_labels
+from bdfm.forecast import Forecast, forecast_fit, stack_draws
 from bdfm.identification import rsp_align
 from bdfm.init import identified_params, point_to_free
 from bdfm.priors import priors_to_json
 from bdfm.sampling import default_sampler, run_sampler
 from bdfm.statespace.simsmoother import simulation_smoother
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from matplotlib.figure import Figure
+
+    from bdfm.risk import RiskResult
 
 __all__ = ["FitResult", "assemble_idata", "fit_bayes", "prepare_bayes"]
 
@@ -86,10 +97,163 @@ class FitResult:
         """Posterior mean loadings (series x factors, model units)."""
         return self.posterior["loadings"].mean((CHAIN, DRAW)).to_pandas()
 
-    def save(self, path, overwrite: bool = False):
+    def forecast(
+        self, steps: int = 1, include_factors: bool = True, random_seed: int | None = None
+    ) -> Forecast:
+        """Posterior predictive draws of every series (and the factors) ``steps`` ahead.
+
+        Each posterior draw continues its own joint smoother path of the factors;
+        AR(1) errors restart from each series' last observation (ragged edges are
+        carried forward with their AR(1) noise), values missing at the end of the
+        sample are nowcast. Draws are in original units; the dates continue the
+        index at its inferred frequency (business days for daily data whose
+        frequency cannot be inferred). See :mod:`bdfm.forecast`.
+
+        Parameters
+        ----------
+        steps : int
+            Forecast horizon (>= 1).
+        include_factors : bool
+            Also return the factor draws.
+        random_seed : int, optional
+            Seed of the forward simulation.
+
+        Returns
+        -------
+        bdfm.forecast.Forecast
+            ``.draws`` (y, factors), ``.nowcast``, ``.summary(prob)``, ``.quantiles(q)``.
+        """
+        return forecast_fit(self, steps, include_factors=include_factors, random_seed=random_seed)
+
+    def covariance(self, horizon: int = 1, conditional: bool = True) -> xr.DataArray:
+        """Posterior draws of the covariance of the series, in ORIGINAL units.
+
+        ``conditional=True``: ``Var(y_{T+h} | y_{1:T}, θ) = Λ Var(f_{T+h}|y) Λ' +
+        Λ Cov(f, u) + Cov(u, f) Λ' + Var(u_{T+h}|y)`` (the f/u covariance is non-zero
+        only with AR(1) errors). ``conditional=False``: the stationary
+        ``Λ Σ_f Λ' + diag(σ²/(1-ρ²))``. Entry (i, j) is scaled by ``scale_i scale_j``.
+
+        Parameters
+        ----------
+        horizon : int
+            Steps ahead of the last date (conditional only).
+        conditional : bool
+            Given the data to T (default), or the stationary distribution.
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims (chain, draw, series, series_to).
+        """
+        from bdfm.risk import covariance_fit
+
+        return covariance_fit(self, horizon, conditional)
+
+    def risk(
+        self,
+        weights: pd.Series | Mapping | np.ndarray | pd.DataFrame,
+        alpha: float | tuple[float, ...] = (0.95, 0.99),
+        horizon: int = 1,
+        method: str = "gaussian",
+        n_sims: int = 2000,
+        conditional: bool = True,
+        random_seed: int | None = None,
+    ) -> RiskResult:
+        """Posterior volatility, VaR, ES and Euler risk contributions of portfolios.
+
+        Parameters
+        ----------
+        weights : Series, dict, array or DataFrame
+            Weights on the original series: one portfolio (Series/dict by series
+            name, or an (N,) array), or several (DataFrame with one row per
+            portfolio and one column per series). Mismatching series raise a
+            ValueError naming them.
+        alpha : float or sequence
+            Confidence levels; VaR and ES are positive losses.
+        horizon : int
+            Risk of the return at date T + horizon (a single-period return).
+        method : {"gaussian", "simulation"}
+            Closed form per draw, or ``n_sims`` simulated returns per draw.
+        n_sims : int
+            Simulated returns per draw (``method="simulation"``, at least 100).
+        conditional : bool
+            Given the data to T (default), or the stationary distribution.
+        random_seed : int, optional
+            Seed of the simulation.
+
+        Returns
+        -------
+        bdfm.risk.RiskResult
+        """
+        from bdfm.risk import risk_fit
+
+        return risk_fit(self, weights, alpha, horizon, method, n_sims, conditional, random_seed)
+
+    def variance_decomposition(self) -> xr.DataArray:
+        """Shares of each series' unconditional variance by source (chain, draw, series, source).
+
+        Sources are the factors' shocks then ``idiosyncratic``; shares sum to 1.
+        Summarise with :func:`bdfm.forecast.summarize_draws`.
+        """
+        from bdfm.risk import variance_decomposition_fit
+
+        return variance_decomposition_fit(self)
+
+    def plot_data_overview(self, **kwargs) -> Figure:
+        """The series over time and a picture of the missing values; see :mod:`bdfm.plots`."""
+        from bdfm.plots import plot_data_overview
+
+        return plot_data_overview(self, **kwargs)
+
+    def plot_factors(self, **kwargs) -> Figure:
+        """Posterior factors with credible bands (a matplotlib Figure); see :mod:`bdfm.plots`."""
+        from bdfm.plots import plot_factors
+
+        return plot_factors(self, **kwargs)
+
+    def plot_loadings(self, **kwargs) -> Figure:
+        """Heatmaps of the posterior mean loadings and their interval widths."""
+        from bdfm.plots import plot_loadings
+
+        return plot_loadings(self, **kwargs)
+
+    def plot_variance_decomposition(
+        self, decomposition: xr.DataArray | None = None, **kwargs
+    ) -> Figure:
+        """Stacked bars of each series' variance shares by source."""
+        from bdfm.plots import plot_variance_decomposition
+
+        return plot_variance_decomposition(self, decomposition, **kwargs)
+
+    def plot_impulse_responses(self, **kwargs) -> Figure:
+        """Impulse responses of the factors and the persistence of the factor VAR."""
+        from bdfm.plots import plot_impulse_responses
+
+        return plot_impulse_responses(self, **kwargs)
+
+    def plot_forecast(self, forecast: Forecast | None = None, **kwargs) -> Figure:
+        """Fan charts of the forecasts of a few series."""
+        from bdfm.plots import plot_forecast
+
+        return plot_forecast(self, forecast, **kwargs)
+
+    def plot_risk(self, risk: RiskResult | None = None, **kwargs) -> Figure:
+        """Posterior volatility, VaR and ES of a portfolio and its risk by source."""
+        from bdfm.plots import plot_risk
+
+        return plot_risk(self, risk, **kwargs)
+
+    def report(self, path: str | os.PathLike | None = None, **kwargs) -> str | Path:
+        """Self-contained HTML report of the fit; see :func:`bdfm.report.build_report`."""
+        from bdfm.report import build_report
+
+        return build_report(self, path, **kwargs)
+
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write everything (posterior, factors, data, spec, priors, scaling) to netCDF.
 
-        An existing file is never replaced unless ``overwrite=True``.
+        An existing file is never replaced unless ``overwrite=True``; see
+        :func:`bdfm.io.save`.
         """
         from bdfm.io import save
 
@@ -116,18 +280,13 @@ def _time_index(model) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(model.panel.index, name=TIME)
 
 
-def _stack(post: xr.Dataset, name: str) -> np.ndarray:
-    v = post[name]
-    return v.values.reshape((-1, *v.shape[2:]))
-
-
 def _align_rsp(post: xr.Dataset) -> xr.Dataset:
     """Rotate/sign/permute every draw's loadings and VAR to a common reference."""
-    lam = _stack(post, "loadings")
+    lam = stack_draws(post["loadings"])
     T = rsp_align(lam)
     n_chain, n_draw = post.sizes[CHAIN], post.sizes[DRAW]
     new_lam = np.einsum("dnk,dkj->dnj", lam, T)
-    A = _stack(post, "factor_ar")
+    A = stack_draws(post["factor_ar"])
     new_A = np.einsum("dji,dljk,dkm->dlim", T, A, T)
     post = post.copy()
     post["loadings"] = (post["loadings"].dims, new_lam.reshape(post["loadings"].shape))
@@ -137,7 +296,7 @@ def _align_rsp(post: xr.Dataset) -> xr.Dataset:
 
 def _pointwise_loglik(model, post: xr.Dataset) -> np.ndarray:
     names = model.param_names
-    stacked = {n: _stack(post, n) for n in names}
+    stacked = {n: stack_draws(post[n]) for n in names}
     n = next(iter(stacked.values())).shape[0]
     out = np.empty((n, model.n_time))
     for d in range(n):
@@ -171,7 +330,7 @@ def assemble_idata(
     if bspec.identification == "rsp":
         post = _align_rsp(post)
     k = model.spec.n_factors
-    draws = {n: _stack(post, n) for n in model.param_names}
+    draws = {n: stack_draws(post[n]) for n in model.param_names}
     t0 = time.perf_counter()
     factors, smoothed = simulation_smoother(
         model.panel.filled,
@@ -187,7 +346,8 @@ def assemble_idata(
     post["factors"] = (fdims, factors.reshape(shape))
     post["factors_smoothed"] = (fdims, smoothed.reshape(shape))
     t0 = time.perf_counter()
-    ll = _pointwise_loglik(model, post)
+    # in the units of observed_data (original units), so fits with different scalings compare
+    ll = _pointwise_loglik(model, post) + model.panel.log_jacobian()
     meta["log_likelihood_s"] = time.perf_counter() - t0
     log_lik = xr.Dataset(
         {"y": ((CHAIN, DRAW, TIME), ll)},
@@ -205,7 +365,9 @@ def assemble_idata(
             "bayes_spec": bspec.to_json(),
             "priors": priors_to_json(priors),
             "random_seed": -1 if random_seed is None else int(random_seed),
+            "scaling_given": int(model.scaling_given),
             "sampler": meta.get("sampler", ""),
+            "tune": int(meta.get("tune", -1)),
             "timings": str({k: round(v, 3) for k, v in meta.items() if k.endswith("_s")}),
         }
     )
@@ -236,10 +398,12 @@ def fit_bayes(
     sampler = sampler or default_sampler()
     if init not in ("mle", "map"):
         raise ValueError(f"init must be 'mle' or 'map', got {init!r}")
-    meta: dict = {"sampler": sampler}
+    meta: dict = {"sampler": sampler, "tune": tune}
+    _log.info("starting point: maximum likelihood (compiles the likelihood on first use) ...")
     t0 = time.perf_counter()
     mle = model.fit_mle()
     meta["mle_s"] = time.perf_counter() - t0
+    _log.info("maximum likelihood found in %.1f s", meta["mle_s"])
     bspec, resolved, pm_model = prepare_bayes(
         model,
         priors=priors,
@@ -258,6 +422,14 @@ def fit_bayes(
         t0 = time.perf_counter()
         start = find_map(pm_model, start, model.spec.idiosyncratic, model.n_obs).point
         meta["map_s"] = time.perf_counter() - t0
+    _log.info(
+        "sampling with %s: %d chains x (%d tune + %d draws)%s",
+        sampler,
+        chains,
+        tune,
+        draws,
+        "; compiling the model first (15-40 s for a new data set)" if sampler == "nutpie" else "",
+    )
     raw, timings = run_sampler(
         pm_model,
         sampler,
@@ -270,6 +442,10 @@ def fit_bayes(
         **sampler_kwargs,
     )
     meta.update(timings)
+    _log.info(
+        "sampled in %.1f s; drawing the factors (simulation smoother) ...",
+        timings.get("sample_s", 0.0),
+    )
     idata = assemble_idata(model, raw, bspec, resolved, random_seed, meta)
     result = FitResult(idata, model, bspec, resolved, meta)
     for warning in result.diagnostics().warnings:

@@ -11,30 +11,93 @@ temporary name first so an interrupted save cannot destroy an existing file.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import arviz as az
 import numpy as np
 
-__all__ = ["load", "save"]
+if TYPE_CHECKING:
+    from bdfm.fit import FitResult
+
+__all__ = ["atomic_write", "fit_from_idata", "load", "refuse_overwrite", "save"]
 
 _REQUIRED_GROUPS = ("posterior", "observed_data", "constant_data", "log_likelihood")
 _REQUIRED_ATTRS = ("bdfm_format", "spec", "bayes_spec", "priors")
 
 
-def save(fit, path, overwrite: bool = False) -> Path:
-    """Write ``fit`` (a :class:`bdfm.fit.FitResult`) to ``path`` (netCDF)."""
+def refuse_overwrite(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """``path`` as a Path, after checking that writing there replaces nothing unasked.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is false.
+    """
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True or choose another name")
+    return path
+
+
+def atomic_write(
+    path: str | os.PathLike, write: Callable[[Path], object], overwrite: bool = False
+) -> Path:
+    """Write a file all at once: ``write(tmp)`` to ``<path>.partial``, then rename it.
+
+    The rename (:func:`os.replace`) is atomic, so ``path`` holds either its old
+    content or the complete new one, never half a file; the temporary file is
+    removed if ``write`` fails.
+
+    Parameters
+    ----------
+    path : where the file goes.
+    write : callable writing the whole file to the path it is given.
+    overwrite : replace an existing file at ``path``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is false (nothing is written).
+    """
+    path = refuse_overwrite(path, overwrite)
     tmp = path.with_name(path.name + ".partial")
     try:
-        fit.idata.to_netcdf(str(tmp))
+        write(tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def save(fit: FitResult, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write ``fit`` to ``path`` (netCDF) with :func:`atomic_write`.
+
+    Parameters
+    ----------
+    fit : FitResult
+    path : str or path-like
+    overwrite : bool
+        Replace an existing file at ``path``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is false.
+    """
+    return atomic_write(path, lambda tmp: fit.idata.to_netcdf(str(tmp)), overwrite)
 
 
 def _check(idata, path) -> None:
@@ -49,13 +112,18 @@ def _check(idata, path) -> None:
         )
 
 
-def load(path):
-    """Load a fit written by :meth:`FitResult.save`; rebuilds the model from the stored data."""
-    from bdfm.bayes import BayesSpec
-    from bdfm.fit import FORMAT_VERSION, FitResult
-    from bdfm.model import DynamicFactorModel
-    from bdfm.priors import priors_from_json
-    from bdfm.spec import DFMSpec
+def load(path: str | os.PathLike) -> FitResult:
+    """Load a fit written by :meth:`FitResult.save`; rebuilds the model from the stored data.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        The file is not netCDF, not a bdfm fit, of another file format version, or
+        its data and scaling disagree.
+    """
+    from bdfm.fit import FORMAT_VERSION
 
     path = Path(path)
     if not path.exists():
@@ -73,20 +141,53 @@ def load(path):
             f"{path} was written in bdfm file format {attrs['bdfm_format']}; this bdfm reads "
             f"format {FORMAT_VERSION}"
         )
+    idata.attrs.update({a: attrs[a] for a in attrs})
+    return fit_from_idata(idata, path)
+
+
+def fit_from_idata(idata: az.InferenceData, source: object = "the InferenceData") -> FitResult:
+    """Rebuild a :class:`bdfm.fit.FitResult` (model included) from a fit's InferenceData.
+
+    The model is rebuilt from the stored data (original units) and the stored
+    scaling is checked against the one the data give, so a file whose data were
+    altered is refused.
+
+    Parameters
+    ----------
+    idata : InferenceData of a fit (as :func:`bdfm.fit.assemble_idata` makes it).
+    source : where ``idata`` came from, named in error messages.
+
+    Raises
+    ------
+    ValueError
+        The stored data and scaling disagree.
+    """
+    from bdfm.bayes import BayesSpec
+    from bdfm.data import Scaling
+    from bdfm.fit import FitResult
+    from bdfm.model import DynamicFactorModel
+    from bdfm.priors import priors_from_json
+    from bdfm.spec import DFMSpec
+
+    attrs = {**idata.posterior.attrs, **idata.attrs}
     spec = DFMSpec.from_json(attrs["spec"])
     data = idata.observed_data["y"].to_pandas()
     data.columns.name = None
+    stored = Scaling(
+        mean=idata.constant_data["scaling_mean"].values,
+        scale=idata.constant_data["scaling_scale"].values,
+    )
+    given = bool(int(attrs.get("scaling_given", 0)))
     model = DynamicFactorModel(
         data,
         n_factors=spec.n_factors,
         factor_order=spec.factor_order,
         idiosyncratic=spec.idiosyncratic,
         standardize=spec.standardize,
+        scaling=stored if given else None,
     )
-    stored_mean = idata.constant_data["scaling_mean"].values
-    if not np.allclose(stored_mean, model.panel.scaling.mean, rtol=1e-10, atol=1e-12):
-        raise ValueError(f"{path}: the stored data and scaling disagree; the file was altered")
-    idata.attrs.update({a: attrs[a] for a in attrs})
+    if not np.allclose(stored.mean, model.panel.scaling.mean, rtol=1e-10, atol=1e-12):
+        raise ValueError(f"{source}: the stored data and scaling disagree; the file was altered")
     return FitResult(
         idata=idata,
         model=model,

@@ -11,7 +11,7 @@ import pandas as pd
 import pytensor
 import pytensor.tensor as pt
 
-from bdfm.data import Panel, prepare_panel
+from bdfm.data import Panel, Scaling, prepare_panel
 from bdfm.dims import factor_labels
 from bdfm.params import param_shapes, validate_params
 from bdfm.spec import DFMSpec
@@ -51,6 +51,9 @@ class DynamicFactorModel:
     standardize : bool
         Demean and scale every series (recorded in ``model.panel.scaling``);
         False uses the data as given with no intercept.
+    scaling : bdfm.data.Scaling, optional
+        Use this mean and scale per series instead of the data's own (e.g. a fit's
+        scaling, to evaluate later data in that fit's model units).
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class DynamicFactorModel:
         factor_order: int = 1,
         idiosyncratic: str = "iid",
         standardize: bool = True,
+        scaling: Scaling | None = None,
     ) -> None:
         self.spec = DFMSpec(
             n_factors=n_factors,
@@ -67,7 +71,10 @@ class DynamicFactorModel:
             idiosyncratic=idiosyncratic,
             standardize=standardize,
         )
-        self.panel: Panel = prepare_panel(data, standardize=standardize, min_time=factor_order + 2)
+        self.scaling_given = scaling is not None
+        self.panel: Panel = prepare_panel(
+            data, standardize=standardize, min_time=factor_order + 2, scaling=scaling
+        )
         if n_factors >= self.panel.n_series:
             raise ValueError(
                 f"n_factors={n_factors} must be smaller than the number of series "

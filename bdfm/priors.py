@@ -45,6 +45,10 @@ PRIOR_DOCS = {
 }
 
 
+def _rebuild_prior(dist: str, params: dict) -> Prior:
+    return Prior(dist, **params)
+
+
 class Prior:
     """A PyMC distribution with fixed or hierarchical parameters.
 
@@ -75,6 +79,10 @@ class Prior:
 
     def __setattr__(self, name, value):
         raise AttributeError("Prior is immutable")
+
+    def __reduce__(self):
+        # pickled for worker processes (bdfm.fit_many): rebuilt through __init__
+        return (_rebuild_prior, (self.dist, self.params))
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Prior) and self.to_dict() == other.to_dict()

@@ -100,3 +100,39 @@ def test_string_dates_are_parsed():
     df = _frame()
     df.index = df.index.strftime("%Y-%m-%d")
     assert isinstance(prepare_panel(df).index, pd.DatetimeIndex)
+
+
+def test_log_jacobian_gives_original_unit_density():
+    # a Gaussian density of standardised values plus the log-Jacobian equals the density of
+    # the original values (independent of the scaling chosen)
+    from scipy import stats
+
+    from bdfm.data import prepare_panel
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        rng.normal(3.0, 2.0, (20, 3)) * [1.0, 10.0, 0.1],
+        index=pd.date_range("2020", periods=20, freq="D"),
+    )
+    df.iloc[2, 1] = np.nan
+    panel = prepare_panel(df)
+    z = np.where(panel.mask, panel.values, 0.0)
+    lz = np.where(panel.mask, stats.norm.logpdf(z), 0.0).sum(1) + panel.log_jacobian()
+    m, s = panel.scaling.mean, panel.scaling.scale
+    ly = np.nansum(stats.norm.logpdf(df.to_numpy(), loc=m, scale=s), axis=1)
+    np.testing.assert_allclose(lz, ly, rtol=1e-12)
+
+
+def test_given_scaling_is_used_and_checked():
+    from bdfm.data import Scaling, prepare_panel
+
+    df = pd.DataFrame(
+        np.arange(30.0).reshape(10, 3) ** 1.5, index=pd.date_range("2020", periods=10)
+    )
+    sc = Scaling(mean=np.array([1.0, 2.0, 3.0]), scale=np.array([2.0, 2.0, 4.0]))
+    panel = prepare_panel(df, scaling=sc)
+    np.testing.assert_allclose(panel.values, (df.to_numpy() - sc.mean) / sc.scale)
+    with pytest.raises(ValueError, match="scaling is for 2 series"):
+        prepare_panel(df, scaling=Scaling(np.zeros(2), np.ones(2)))
+    with pytest.raises(ValueError, match="positive"):
+        prepare_panel(df, scaling=Scaling(np.zeros(3), np.array([1.0, 0.0, 1.0])))

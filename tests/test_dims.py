@@ -2,6 +2,11 @@ from bdfm import dims
 
 
 def test_dim_names_are_distinct_strings():
-    names = [dims.TIME, dims.SERIES, dims.FACTOR, dims.LAG, dims.FACTOR_FROM]
+    names = [getattr(dims, n) for n in dims.__all__ if n.isupper() and n != "IDIOSYNCRATIC"]
     assert all(isinstance(n, str) for n in names)
     assert len(set(names)) == len(names)
+
+
+def test_labels():
+    assert dims.factor_labels(2) == ["f1", "f2"]
+    assert dims.source_labels(2) == ["f1", "f2", dims.IDIOSYNCRATIC]

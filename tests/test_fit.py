@@ -159,8 +159,10 @@ def test_jax_samplers_run_the_same_likelihood(sampler):
     post = fit.posterior
     assert post.sizes["draw"] == 60
     assert np.isfinite(fit.idata.log_likelihood["y"].values).all()
-    # the pointwise log-likelihood stored is the model's at each draw
+    # the pointwise log-likelihood stored is the model's at each draw, in original units
     d = {n: post[n].values[0, -1] for n in model.param_names}
     np.testing.assert_allclose(
-        fit.idata.log_likelihood["y"].values[0, -1], model.loglike_pointwise(d), rtol=1e-10
+        fit.idata.log_likelihood["y"].values[0, -1],
+        model.loglike_pointwise(d) + model.panel.log_jacobian(),
+        rtol=1e-10,
     )

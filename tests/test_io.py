@@ -6,6 +6,7 @@ import pytest
 import xarray as xr
 
 import bdfm
+from bdfm.dims import CHAIN, DRAW, FACTOR, FACTOR_FROM, LAG, SERIES, TIME
 from bdfm.fit import FitResult, assemble_idata, prepare_bayes
 from bdfm.spec import DFMSpec
 
@@ -24,8 +25,8 @@ def small_fit():
         value = truth[name] / s[:, None] if name == "loadings" else truth[name]
         value = value / s if name == "idio_sd" else value
         post[name] = value[None, None] * (1 + 0.01 * rng.standard_normal((2, 3, *np.shape(value))))
-    dims = {"loadings": ["series", "factor"], "factor_ar": ["lag", "factor", "factor_from"]}
-    raw = az.from_dict(posterior=post, dims=dims, coords={"series": list(data.columns)})
+    dims = {"loadings": [SERIES, FACTOR], "factor_ar": [LAG, FACTOR, FACTOR_FROM]}
+    raw = az.from_dict(posterior=post, dims=dims, coords={SERIES: list(data.columns)})
     idata = assemble_idata(model, raw, bspec, priors, 5, {})
     return FitResult(idata, model, bspec, priors)
 
@@ -38,7 +39,7 @@ def test_round_trip_keeps_everything(small_fit, tmp_path):
             np.testing.assert_array_equal(var.values, back.idata[group][name].values)
     assert back.model.spec == small_fit.model.spec
     assert back.bspec == small_fit.bspec and back.priors == small_fit.priors
-    assert back.posterior["factors"].dims == ("chain", "draw", "time", "factor")
+    assert back.posterior["factors"].dims == (CHAIN, DRAW, TIME, FACTOR)
     assert (back.factors().index == small_fit.model.panel.index).all()
     # the data come back in original units, NaN where missing
     y = back.idata.observed_data["y"]

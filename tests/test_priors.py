@@ -52,3 +52,11 @@ def test_overrides_accept_dicts():
     out = resolve_priors(defaults, {"idio_sd": {"dist": "Exponential", "lam": 2.0}})
     assert out["idio_sd"] == Prior("Exponential", lam=2.0)
     assert out["loadings"] == defaults["loadings"]
+
+
+def test_prior_pickles_for_worker_processes():
+    import pickle
+
+    p = Prior("Normal", mu=0.0, sigma=Prior("HalfNormal", sigma=[1.0, 2.0]))
+    q = pickle.loads(pickle.dumps(p))
+    assert q == p and isinstance(q.params["sigma"], Prior)
