@@ -252,7 +252,7 @@ def _compare(args: argparse.Namespace) -> int:
     shown = table.drop(columns=["warning"]).round(3)
     print(shown.to_string())
     for w in caught:
-        if issubclass(w.category, UserWarning) and "bdfm" not in str(w.filename):
+        if issubclass(w.category, UserWarning):
             print(f"warning: {w.message}", file=sys.stderr)
     if args.csv:
         table.to_csv(_output(args.csv, args.overwrite))
@@ -320,7 +320,7 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="fit the bundled S&P 500 returns panel, save the fit and an HTML report",
         description="Fit a Bayesian 3-factor model to the bundled daily returns of 20 large US "
-        "stocks, save the fit and write the HTML risk report (about 2-3 minutes).",
+        "stocks, save the fit and write the HTML risk report (about 2 minutes).",
     )
     demo.add_argument(
         "--out",
@@ -331,7 +331,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--dataset", default="sp500_returns", help="bundled dataset (bdfm datasets)")
     demo.add_argument("--overwrite", action="store_true", help="replace files in --out")
     _model_args(demo, factors=3)
-    _sampling_args(demo, draws=500, tune=500, chains=4)
+    _sampling_args(demo, draws=1000, tune=1000, chains=4)
     demo.set_defaults(func=_demo, start="2019-01-01")
 
     fit = sub.add_parser(

@@ -205,8 +205,8 @@ def prepare_panel(
 ) -> Panel:
     """Validate ``data`` and build a :class:`Panel`.
 
-    With ``standardize=True`` each series is demeaned and divided by its sample
-    standard deviation (over its observed points); otherwise the data are used as
+    With ``standardize=True`` each series is demeaned and divided by its standard
+    deviation (over its observed points, divisor n); otherwise the data are used as
     given (no intercept). A given ``scaling`` (e.g. a fit's, from its training
     window) is used as it is instead, so later data are in that fit's model units.
     """

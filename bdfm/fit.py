@@ -62,6 +62,7 @@ class FitResult:
 
     @property
     def posterior(self) -> xr.Dataset:
+        """The posterior group of :attr:`idata` (parameters and factor draws)."""
         return self.idata.posterior
 
     def key_vars(self) -> list[str]:

@@ -71,10 +71,12 @@ class LFOResult:
 
     @property
     def elpd(self) -> float:
+        """Sum of the pointwise scores."""
         return float(self.pointwise.sum())
 
     @property
     def se(self) -> float:
+        """Standard error of :attr:`elpd`, ``sqrt(n var(pointwise))``."""
         n = len(self.pointwise)
         return float(np.sqrt(n * self.pointwise.var(ddof=1))) if n > 1 else float("nan")
 

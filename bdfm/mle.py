@@ -90,10 +90,12 @@ class MLEResult:
 
     @property
     def aic(self) -> float:
+        """Akaike information criterion, ``-2 loglike + 2 n_params``."""
         return -2.0 * self.loglike + 2.0 * self.n_params
 
     @property
     def bic(self) -> float:
+        """Bayesian information criterion, ``-2 loglike + log(n_obs) n_params``."""
         return -2.0 * self.loglike + np.log(self.n_obs) * self.n_params
 
     def loadings_frame(self) -> pd.DataFrame:

@@ -84,10 +84,12 @@ class DynamicFactorModel:
     # ------------------------------------------------------------------ basics
     @property
     def n_series(self) -> int:
+        """Number of series N."""
         return self.panel.n_series
 
     @property
     def n_time(self) -> int:
+        """Number of time points T."""
         return self.panel.n_time
 
     @property

@@ -56,6 +56,7 @@ from bdfm.dims import (
     SERIES,
     SOURCE,
     TIME,
+    factor_labels,
 )
 from bdfm.io import atomic_write, refuse_overwrite
 
@@ -392,6 +393,25 @@ def _timings(fit: FitResult) -> dict:
         return {"timings": str(stored)}
 
 
+def _bayes_facts(fit: FitResult) -> dict:
+    """The Bayesian options with series named (anchors, groups) rather than indexed."""
+    facts = _json_facts(fit.idata.attrs["bayes_spec"])
+    columns = [str(c) for c in fit.model.panel.columns]
+    anchors = fit.bspec.anchors
+    if anchors is not None:
+        facts["anchors"] = ", ".join(
+            f"{lab}: {columns[a]}"
+            for lab, a in zip(factor_labels(len(anchors)), anchors, strict=True)
+        )
+    if fit.bspec.blocks is not None:
+        facts["blocks"] = (
+            f"{int(np.sum(fit.bspec.blocks))} of {np.size(fit.bspec.blocks)} loadings free"
+        )
+    if fit.bspec.groups is not None:
+        facts["groups"] = ", ".join(sorted(set(fit.bspec.groups)))
+    return facts
+
+
 def _installed(name: str) -> str:
     try:
         return version(name)
@@ -417,7 +437,7 @@ def _model(fit: FitResult, opts: Options) -> str:
             f"<div><h3>{_esc(head)}</h3>{_facts(items)}</div>"
             for head, items in (
                 ("Model", _json_facts(attrs["spec"])),
-                ("Bayesian options", _json_facts(attrs["bayes_spec"])),
+                ("Bayesian options", _bayes_facts(fit)),
                 ("Priors", priors),
                 ("Run", run),
                 ("Timings", timings),
@@ -489,7 +509,7 @@ def build_report(
         Where to write the report; without it the HTML is returned as a string.
     weights : "equal", Series, DataFrame or None
         Portfolio weights for the risk section (``"equal"``: 1/N in every series; a
-        DataFrame: one portfolio per column); ``None`` leaves risk out.
+        DataFrame: one row per portfolio, one column per series); ``None`` leaves risk out.
     compare : DataFrame or mapping of name to FitResult, optional
         A model-comparison table (``bdfm.compare(...)``), or fits to compare.
     title : str, optional

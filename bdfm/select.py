@@ -135,6 +135,8 @@ def _choose(table: pd.DataFrame) -> tuple[int, str]:
         lines.append(
             f"k={ks[name]} is worse by {-d['elpd_diff']:.1f} ± {d['dse']:.1f} ({z:.1f} SE)."
         )
+    if len(ks) > 1 and ks[chosen] == max(ks.values()):
+        lines.append("It is the largest k tried: try larger values too before settling on it.")
     return ks[chosen], " ".join(lines)
 
 
@@ -168,7 +170,8 @@ def select_factors(
     lfo_options : dict
         ``min_train``, ``steps``, ... for method="lfo" (see :func:`bdfm.lfo.lfo`).
     **fit_kwargs
-        Options of every fit (``draws``, ``tune``, ``chains``, ``random_seed``, ...).
+        Options of every Bayesian fit (``draws``, ``tune``, ``chains``, ``random_seed``,
+        ...); not used by ``method="ic"``, which finds posterior modes only.
     """
     from bdfm.compare import compare
     from bdfm.parallel import fit_many
@@ -186,6 +189,8 @@ def select_factors(
             f"Bai & Ng's IC_p2 is smallest at k={k} ({ic.loc[k, 'IC_p2']:.4f}); "
             "a fast first answer from posterior modes, without uncertainty."
         )
+        if len(ks) > 1 and k == max(ks):
+            reason += " It is the largest k tried: try larger values too."
         return FactorSelection(k, reason, ic, method, {})
     if method not in ("loo", "lfo"):
         raise ValueError(f"method must be 'loo', 'lfo' or 'ic', got {method!r}")

@@ -149,3 +149,13 @@ def test_compare_reads_saved_fits(k_fits, tmp_path):
     from_files = compare({n: str(p) for n, p in paths.items()})
     direct = compare({n: k_fits[n] for n in paths})
     pd.testing.assert_frame_equal(from_files, direct)
+
+
+def test_choice_at_the_edge_of_the_range_says_so():
+    from bdfm.select import _choose
+
+    table = comparison_table(
+        {"k=1": np.full(30, -2.0), "k=2": np.full(30, -1.0) + np.arange(30) * 1e-3}
+    )
+    k, reason = _choose(table)
+    assert k == 2 and "largest k tried" in reason

@@ -112,3 +112,27 @@ def test_list_of_specs_is_named(data):
 def test_bad_specs(specs, data_arg, err, match, data):
     with pytest.raises(err, match=match):
         fit_many(specs, data if data_arg is None else data_arg, executor="serial", **FIT)
+
+
+def test_fast_malloc_restores_dask_setting(monkeypatch):
+    # Dask workers fix MALLOC_TRIM_THRESHOLD_; a fit raises glibc's thresholds and puts them back
+    import bdfm.parallel as par
+
+    calls = []
+
+    class FakeLibc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.setattr(par.ctypes, "CDLL", lambda name: FakeLibc())
+    monkeypatch.setattr(par.sys, "platform", "linux")
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    with par._fast_malloc():
+        assert calls == [(-3, 32 * 2**20), (-1, 64 * 2**20)]
+    assert calls[2:] == [(-3, 128 * 2**10), (-1, 65536)]
+    calls.clear()
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    with par._fast_malloc():
+        pass
+    assert calls == []  # nothing changed where nobody fixed the thresholds

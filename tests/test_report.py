@@ -58,6 +58,7 @@ def test_every_section_present_in_order(written):
         assert needle in sections["diagnostics"]
     for needle in ("pymc", "pytensor", "arviz", "numpy", "random seed", "sample (s)", "Normal("):
         assert needle in sections["model"], needle
+    assert "f1: " in sections["model"]  # anchors named by series, not by index
     assert "elpd_loo" in sections["comparison"]
     assert "contribution" in sections["risk"] and "volatility" in sections["risk"]
 
