@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from bdfm.risk import RiskResult
 
-__all__ = ["FitResult", "assemble_idata", "fit_bayes", "prepare_bayes"]
+__all__ = ["FitResult", "assemble_idata", "fit_bayes", "pointwise_loglik", "prepare_bayes"]
 
 _log = logging.getLogger(__name__)
 
@@ -295,7 +295,16 @@ def _align_rsp(post: xr.Dataset) -> xr.Dataset:
     return post
 
 
-def _pointwise_loglik(model, post: xr.Dataset) -> np.ndarray:
+def pointwise_loglik(model, post: xr.Dataset) -> np.ndarray:
+    """``log p(y_t | y_{1:t-1}, θ)`` in original units for every draw: (chain, draw, time).
+
+    ``model`` gives the data (and its scaling); ``post`` the parameter draws, e.g. of a fit
+    to a leading window of the same data (leave-future-out scoring).
+    """
+    return _model_unit_loglik(model, post) + model.panel.log_jacobian()
+
+
+def _model_unit_loglik(model, post: xr.Dataset) -> np.ndarray:
     names = model.param_names
     stacked = {n: stack_draws(post[n]) for n in names}
     n = next(iter(stacked.values())).shape[0]
@@ -348,7 +357,7 @@ def assemble_idata(
     post["factors_smoothed"] = (fdims, smoothed.reshape(shape))
     t0 = time.perf_counter()
     # in the units of observed_data (original units), so fits with different scalings compare
-    ll = _pointwise_loglik(model, post) + model.panel.log_jacobian()
+    ll = pointwise_loglik(model, post)
     meta["log_likelihood_s"] = time.perf_counter() - t0
     log_lik = xr.Dataset(
         {"y": ((CHAIN, DRAW, TIME), ll)},

@@ -94,14 +94,14 @@ def window_loglik(window_fit, data: pd.DataFrame) -> np.ndarray:
     Returns an (S, T) array, S = chains x draws, in original units: the model of the
     full data is built with ``window_fit``'s scaling.
     """
-    from bdfm.fit import _pointwise_loglik
+    from bdfm.fit import pointwise_loglik
     from bdfm.model import DynamicFactorModel
     from bdfm.refit import fit_options
 
     model_kwargs, _ = fit_options(window_fit)
     model_kwargs.pop("scaling", None)
     full = DynamicFactorModel(data, **model_kwargs, scaling=window_fit.model.panel.scaling)
-    ll = _pointwise_loglik(full, window_fit.posterior) + full.panel.log_jacobian()
+    ll = pointwise_loglik(full, window_fit.posterior)
     return ll.reshape(-1, full.n_time)
 
 
