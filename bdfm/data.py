@@ -45,6 +45,8 @@ class Panel:
     index : the dates (DatetimeIndex).
     columns : the series names.
     scaling : :class:`Scaling` back to original units.
+    original : (T, N) float array, the data exactly as given (NaN where missing): what a
+        saved fit stores, so a reloaded or refitted model sees the very same numbers.
     """
 
     values: np.ndarray
@@ -52,6 +54,7 @@ class Panel:
     index: pd.DatetimeIndex
     columns: pd.Index
     scaling: Scaling
+    original: np.ndarray
 
     @property
     def n_time(self) -> int:
@@ -233,10 +236,12 @@ def prepare_panel(
     values = np.ascontiguousarray((raw - mean) / scale)
     values.flags.writeable = False
     mask.flags.writeable = False
+    raw.flags.writeable = False
     return Panel(
         values=values,
         mask=mask,
         index=pd.DatetimeIndex(frame.index),
         columns=frame.columns,
         scaling=Scaling(mean=mean, scale=scale),
+        original=raw,
     )

@@ -317,7 +317,7 @@ def _model_unit_loglik(model, post: xr.Dataset) -> np.ndarray:
 def _data_groups(model) -> dict[str, xr.Dataset]:
     panel = model.panel
     coords = {TIME: _time_index(model), SERIES: list(panel.columns)}
-    original = panel.scaling.to_original(panel.values)
+    original = panel.original  # bit for bit as given (not mean + scale * standardised)
     observed = xr.Dataset({"y": ((TIME, SERIES), original)}, coords=coords)
     constant = xr.Dataset(
         {
