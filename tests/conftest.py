@@ -244,3 +244,30 @@ def small_ar1_fit() -> FitResult:
     return model.fit(
         draws=100, tune=100, chains=2, random_seed=1, progressbar=False, sampler="pymc"
     )
+
+
+#: sampler settings of the comparison fixtures
+COMPARE_FIT = {
+    "draws": 150,
+    "tune": 250,
+    "chains": 2,
+    "sampler": "pymc",
+    "random_seed": 11,
+    "cores": 1,
+}
+
+
+@pytest.fixture(scope="session")
+def k_fits():
+    """Fits with k = 1, 2, 3 (PyMC, 2 x 150 draws) of a panel simulated with 2 factors."""
+    from bdfm.parallel import fit_many
+    from bdfm.simulate import random_params
+
+    spec = bdfm.DFMSpec(n_factors=2)
+    rng = np.random.default_rng(4)
+    params = random_params(spec, 6, rng)
+    params["loadings"] = rng.normal(0, 1.0, (6, 2))
+    params["idio_sd"] = np.full(6, 0.6)
+    data, _ = bdfm.simulate(spec, params, n_time=120, random_seed=4)
+    specs = {f"k={k}": {"n_factors": k} for k in (1, 2, 3)}
+    return fit_many(specs, data, progress=False, **COMPARE_FIT)

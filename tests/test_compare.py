@@ -10,21 +10,7 @@ import pytest
 import bdfm
 from bdfm.compare import compare, comparison_table, stacking_weights
 from bdfm.parallel import fit_many
-from bdfm.simulate import random_params
-
-FIT = {"draws": 150, "tune": 250, "chains": 2, "sampler": "pymc", "random_seed": 11, "cores": 1}
-
-
-@pytest.fixture(scope="module")
-def k_fits():
-    spec = bdfm.DFMSpec(n_factors=2)
-    rng = np.random.default_rng(4)
-    params = random_params(spec, 6, rng)
-    params["loadings"] = rng.normal(0, 1.0, (6, 2))
-    params["idio_sd"] = np.full(6, 0.6)
-    data, _ = bdfm.simulate(spec, params, n_time=120, random_seed=4)
-    specs = {f"k={k}": {"n_factors": k} for k in (1, 2, 3)}
-    return fit_many(specs, data, progress=False, **FIT)
+from tests.conftest import COMPARE_FIT as FIT
 
 
 @pytest.fixture(scope="module")
@@ -58,30 +44,10 @@ def test_loo_ranks_true_number_of_factors(k_fits):
     assert (table["p_eff"] > 0).all()
 
 
-def test_select_factors_chooses_two(k_fits, monkeypatch):
-    # reuse the fits: select_factors' own fitting step is fit_many, tested elsewhere
-    import bdfm.parallel as parallel
-
-    monkeypatch.setattr(parallel, "fit_many", lambda *a, **kw: k_fits)
-    warnings.simplefilter("ignore", UserWarning)
-    sel = bdfm.select_factors(k_fits["k=1"].idata.observed_data["y"].to_pandas(), range(1, 4))
-    assert sel.n_factors == 2
-    assert "k=1 is worse by" in sel.reason
-
-
 def test_loo_picks_ar1_errors_when_rho_is_0_6(error_fits):
     table = compare(dict(error_fits))
     assert table.index[0] == "ar1"
     assert table.loc["iid", "elpd_diff"] < -2 * table.loc["iid", "dse"]
-
-
-def test_information_criteria_choose_two_factors(k_fits):
-    data = k_fits["k=1"].idata.observed_data["y"].to_pandas()
-    data.columns.name = None
-    sel = bdfm.select_factors(data, range(1, 5), method="ic")
-    assert sel.n_factors == 2
-    assert list(sel.table.columns[:4]) == ["V", "IC_p1", "IC_p2", "IC_p3"]
-    assert sel.table["V"].is_monotonic_decreasing
 
 
 def test_comparison_table_arithmetic():
@@ -149,13 +115,3 @@ def test_compare_reads_saved_fits(k_fits, tmp_path):
     from_files = compare({n: str(p) for n, p in paths.items()})
     direct = compare({n: k_fits[n] for n in paths})
     pd.testing.assert_frame_equal(from_files, direct)
-
-
-def test_choice_at_the_edge_of_the_range_says_so():
-    from bdfm.select import _choose
-
-    table = comparison_table(
-        {"k=1": np.full(30, -2.0), "k=2": np.full(30, -1.0) + np.arange(30) * 1e-3}
-    )
-    k, reason = _choose(table)
-    assert k == 2 and "largest k tried" in reason
