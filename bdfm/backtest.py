@@ -40,7 +40,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -49,6 +49,7 @@ from scipy.special import xlogy
 from scipy.stats import chi2, norm
 
 from bdfm.forecast import kalman_filter, posterior_draws
+from bdfm.parallel import model_options
 from bdfm.risk import Weights, confidence_levels, parse_weights
 from bdfm.spec import DFMSpec
 
@@ -281,18 +282,6 @@ class BacktestResult:
 
 
 # ---------------------------------------------------------------------------- driver
-def _model_kwargs(model) -> dict:
-    if isinstance(model, DFMSpec):
-        return asdict(model)
-    if isinstance(model, dict):
-        if "n_factors" not in model:
-            raise ValueError("the model options need 'n_factors'")
-        return dict(model)
-    raise TypeError(
-        f"model must be a DFMSpec or a dict of DynamicFactorModel options, got {type(model).__name__}"
-    )
-
-
 def _thin(draws: dict, max_draws: int | None) -> dict:
     D = next(iter(draws.values())).shape[0]
     if max_draws is None or D <= max_draws:
@@ -378,7 +367,7 @@ def backtest_var(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     alpha = float(confidence_levels(alpha)[0])
-    model_kwargs = _model_kwargs(model)
+    model_kwargs = model_options(model)
     T = data.shape[0]
     if int(window) != window or not 2 <= window < T:
         raise ValueError(f"window must be an integer in [2, {T - 1}] for {T} dates, got {window!r}")

@@ -99,7 +99,6 @@ def window_loglik(window_fit, data: pd.DataFrame) -> np.ndarray:
     from bdfm.refit import fit_options
 
     model_kwargs, _ = fit_options(window_fit)
-    model_kwargs.pop("scaling", None)
     full = DynamicFactorModel(data, **model_kwargs, scaling=window_fit.model.panel.scaling)
     ll = pointwise_loglik(full, window_fit.posterior)
     return ll.reshape(-1, full.n_time)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from bdfm.spec import DFMSpec
 
-__all__ = ["FitCollection", "FitFailed", "fit_many"]
+__all__ = ["FitCollection", "FitFailed", "fit_many", "model_options"]
 
 MODEL_KEYS = ("n_factors", "factor_order", "idiosyncratic", "standardize", "scaling")
 
@@ -76,7 +76,8 @@ class FitCollection(Mapping):
             raise FitFailed(f"{len(self.errors)} fit(s) failed:\n{lines}")
 
 
-def _model_kwargs(spec) -> dict:
+def model_options(spec) -> dict:
+    """DynamicFactorModel options from a DFMSpec or a dict (checked; a dict's 'fit' key dropped)."""
     if isinstance(spec, DFMSpec):
         return asdict(spec)
     if not isinstance(spec, Mapping):
@@ -101,7 +102,7 @@ def _tasks(specs, data) -> dict[str, tuple[dict, pd.DataFrame, dict]]:
     elif isinstance(specs, Sequence) and not isinstance(specs, str):
         named = {}
         for s in specs:
-            kw = _model_kwargs(s)
+            kw = model_options(s)
             named[
                 f"k={kw['n_factors']},p={kw.get('factor_order', 1)},"
                 f"{kw.get('idiosyncratic', 'iid')}"
@@ -123,7 +124,7 @@ def _tasks(specs, data) -> dict[str, tuple[dict, pd.DataFrame, dict]]:
         raise TypeError("data must be a DataFrame or a dict name -> DataFrame")
     out = {}
     for name, spec in named.items():
-        kw = _model_kwargs(spec)
+        kw = model_options(spec)
         fit_kw = dict(spec.get("fit", {})) if isinstance(spec, Mapping) else {}
         out[str(name)] = (kw, frames[name], fit_kw)
     return out
