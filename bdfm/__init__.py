@@ -1,21 +1,14 @@
-"""bdfm — Bayesian dynamic factor models with an exact, fast Kalman likelihood."""
+"""bdfm — Bayesian dynamic factor models with an exact, fast Kalman likelihood.
 
+``import bdfm`` is light: PyMC, ArviZ and matplotlib are imported on the first use of a
+public name (``bdfm.DynamicFactorModel``, ``bdfm.load``, ...), which loads
+:mod:`bdfm.api`. ``docs/architecture.md`` describes the parts of the package.
+"""
+
+from __future__ import annotations
+
+import importlib
 from importlib.metadata import PackageNotFoundError, version
-
-from bdfm import datasets, plots
-from bdfm.backtest import BacktestResult, backtest_var
-from bdfm.compare import compare
-from bdfm.forecast import Forecast
-from bdfm.io import load
-from bdfm.lfo import lfo
-from bdfm.model import DynamicFactorModel
-from bdfm.parallel import fit_many
-from bdfm.priors import Prior
-from bdfm.report import build_report
-from bdfm.risk import RiskResult
-from bdfm.select import information_criteria, select_factors
-from bdfm.simulate import simulate
-from bdfm.spec import DFMSpec
 
 try:
     __version__ = version("bdfm")
@@ -42,3 +35,15 @@ __all__ = [
     "select_factors",
     "simulate",
 ]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        value = getattr(importlib.import_module("bdfm.api"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bdfm' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

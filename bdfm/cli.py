@@ -38,7 +38,7 @@ def _show_fit_progress() -> None:
     """Print the fit's stage messages (MLE start, compile, sampling, factors) as they happen."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("      %(message)s"))
-    log = logging.getLogger("bdfm.fit")
+    log = logging.getLogger("bdfm.results")
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False

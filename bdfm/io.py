@@ -19,7 +19,7 @@ import arviz as az
 import numpy as np
 
 if TYPE_CHECKING:
-    from bdfm.fit import FitResult
+    from bdfm.results import FitResult
 
 __all__ = ["atomic_write", "fit_from_idata", "load", "refuse_overwrite", "save"]
 
@@ -123,7 +123,7 @@ def load(path: str | os.PathLike) -> FitResult:
         The file is not netCDF, not a bdfm fit, of another file format version, or
         its data and scaling disagree.
     """
-    from bdfm.fit import FORMAT_VERSION
+    from bdfm.inference.fitting import FORMAT_VERSION
 
     path = Path(path)
     if not path.exists():
@@ -146,7 +146,7 @@ def load(path: str | os.PathLike) -> FitResult:
 
 
 def fit_from_idata(idata: az.InferenceData, source: object = "the InferenceData") -> FitResult:
-    """Rebuild a :class:`bdfm.fit.FitResult` (model included) from a fit's InferenceData.
+    """Rebuild a :class:`bdfm.results.FitResult` (model included) from a fit's InferenceData.
 
     The model is rebuilt from the stored data (original units) and the stored
     scaling is checked against the one the data give, so a file whose data were
@@ -154,7 +154,7 @@ def fit_from_idata(idata: az.InferenceData, source: object = "the InferenceData"
 
     Parameters
     ----------
-    idata : InferenceData of a fit (as :func:`bdfm.fit.assemble_idata` makes it).
+    idata : InferenceData of a fit (as :func:`bdfm.inference.fitting.assemble_idata` makes it).
     source : where ``idata`` came from, named in error messages.
 
     Raises
@@ -162,11 +162,11 @@ def fit_from_idata(idata: az.InferenceData, source: object = "the InferenceData"
     ValueError
         The stored data and scaling disagree.
     """
-    from bdfm.bayes import BayesSpec
     from bdfm.data import Scaling
-    from bdfm.fit import FitResult
+    from bdfm.inference.pymc_model import BayesSpec
     from bdfm.model import DynamicFactorModel
     from bdfm.priors import priors_from_json
+    from bdfm.results import FitResult
     from bdfm.spec import DFMSpec
 
     attrs = {**idata.posterior.attrs, **idata.attrs}

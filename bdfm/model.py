@@ -54,6 +54,13 @@ class DynamicFactorModel:
     scaling : bdfm.data.Scaling, optional
         Use this mean and scale per series instead of the data's own (e.g. a fit's
         scaling, to evaluate later data in that fit's model units).
+
+    Notes
+    -----
+    Estimation lives in :mod:`bdfm.inference` and :mod:`bdfm.results`; :mod:`bdfm.api`
+    attaches it here as ``fit`` (NUTS, a :class:`bdfm.results.FitResult`), ``fit_mle``,
+    ``fit_map`` and ``build_model`` (the PyMC model), so this module imports no part
+    above it.
     """
 
     def __init__(
@@ -231,87 +238,3 @@ class DynamicFactorModel:
         k = self.spec.n_factors
         cols = factor_labels(k)
         return pd.DataFrame(sm.x_smooth[:, :k], index=self.panel.index, columns=cols)
-
-    def fit_mle(self, **kwargs):
-        """Maximum-likelihood estimate (see :func:`bdfm.mle.fit_mle`)."""
-        from bdfm.mle import fit_mle
-
-        return fit_mle(self, **kwargs)
-
-    # ------------------------------------------------------------------ Bayesian
-    def build_model(self, priors=None, **options):
-        """The PyMC model (named dims time/series/factor/lag) with the Kalman likelihood.
-
-        Parameters
-        ----------
-        priors : dict, optional
-            Overrides by prior name (:class:`bdfm.Prior` or dicts); an unknown
-            name is an error listing the valid ones. See :mod:`bdfm.priors`.
-        **options
-            ``loadings`` ("shrinkage" | "normal" | "horseshoe"), ``identification``
-            ("lower_triangular" | "rsp"), ``anchors`` (one series per factor),
-            ``groups`` ({series: group}), ``blocks`` ({series: [factors]}),
-            ``dynamics`` ("var" | "diagonal"). See :mod:`bdfm.bayes`.
-        """
-        from bdfm.fit import prepare_bayes
-
-        return prepare_bayes(self, priors=priors, **options)[2]
-
-    def fit(
-        self,
-        draws: int = 1000,
-        tune: int = 1000,
-        chains: int = 4,
-        sampler: str | None = None,
-        random_seed: int | None = None,
-        progressbar: bool = True,
-        **kwargs,
-    ):
-        """Sample the posterior by NUTS; returns a :class:`bdfm.fit.FitResult`.
-
-        Parameters
-        ----------
-        draws, tune, chains : int
-            Draws kept and tuning steps per chain, number of chains.
-        sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, optional
-            Default: the fastest installed (nutpie, else PyMC). Optional
-            samplers raise an ImportError naming the extra to install.
-        random_seed : int, optional
-        progressbar : bool
-        **kwargs
-            ``priors``, the structure options of :meth:`build_model`,
-            ``init`` ("mle" (default) or "map": the start of every chain, rotated
-            into the identified form, no jitter), ``initvals`` (explicit start,
-            constrained values by variable name, or one dict per chain with
-            sampler="pymc"), and keyword arguments for the sampler.
-        """
-        from bdfm.fit import fit_bayes
-
-        return fit_bayes(
-            self,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            sampler=sampler,
-            random_seed=random_seed,
-            progressbar=progressbar,
-            **kwargs,
-        )
-
-    def fit_map(self, priors=None, maxiter: int = 2000, **options):
-        """Posterior mode by L-BFGS (quick look, or a start for the samplers).
-
-        Starts from the principal-component estimate rotated into the identified
-        form. Returns a :class:`bdfm.map.MAPResult` (``params`` in model units).
-        """
-        from bdfm.fit import prepare_bayes
-        from bdfm.init import identified_params, point_to_free
-        from bdfm.map import find_map
-        from bdfm.mle import initial_params
-
-        start = initial_params(self)
-        bspec, _, pm_model = prepare_bayes(
-            self, priors=priors, reference_loadings=start["loadings"], **options
-        )
-        free = point_to_free(identified_params(start, bspec), bspec, self.spec.idiosyncratic)
-        return find_map(pm_model, free, self.spec.idiosyncratic, self.n_obs, maxiter=maxiter)

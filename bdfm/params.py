@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from bdfm.spec import DFMSpec
+from bdfm.statespace.inputs import companion_matrix
 
 __all__ = ["companion_matrix", "is_stationary", "param_shapes", "validate_params"]
 
@@ -31,14 +32,6 @@ def param_shapes(spec: DFMSpec, n_series: int) -> dict[str, tuple[int, ...]]:
     if spec.idiosyncratic == "ar1":
         shapes["idio_ar"] = (n_series,)
     return shapes
-
-
-def companion_matrix(factor_ar: np.ndarray) -> np.ndarray:
-    """(p, k, k) VAR coefficients -> (kp, kp) companion matrix."""
-    p, k, _ = factor_ar.shape
-    top = np.concatenate(list(factor_ar), axis=1)
-    bottom = np.eye(k * (p - 1), k * p)
-    return np.vstack([top, bottom])
 
 
 def is_stationary(factor_ar: np.ndarray, tol: float = 1e-10) -> bool:

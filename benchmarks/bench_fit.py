@@ -43,7 +43,7 @@ KEYS_PMX = ["factor_loadings", "factor_ar", "error_ar", "error_sigma"]
 def _ess_rhat(idata, names):
     import arviz as az
 
-    from bdfm.diagnostics import varying_entries
+    from bdfm.inference.diagnostics import varying_entries
 
     post = idata.posterior
     names = [n for n in names if n in post]

@@ -7,7 +7,7 @@ Run from the repository root after changing a public signature or docstring::
 
 It walks ``bdfm.__all__`` (classes with their public methods and properties), the
 objects those calls return (``FitResult`` and friends), and the public functions of
-``bdfm.plots`` and ``bdfm.datasets``, and writes each signature (``inspect.signature``)
+``bdfm.report.plots`` and ``bdfm.datasets``, and writes each signature (``inspect.signature``)
 and docstring (``inspect.getdoc``, verbatim, in a ``text`` block). The output depends
 only on the code: entries keep the order of ``__all__`` (methods: source order), and
 nothing machine-specific (paths, memory addresses, the installed version) is written.
@@ -37,14 +37,14 @@ outputs of forecasts, covariances and risk are in the original units of the data
 
 # Objects returned by the public API, documented after it: (import path, what returns it).
 RETURNED = [
-    ("bdfm.fit.FitResult", "`DynamicFactorModel.fit`, `bdfm.load`"),
-    ("bdfm.mle.MLEResult", "`DynamicFactorModel.fit_mle`"),
-    ("bdfm.map.MAPResult", "`DynamicFactorModel.fit_map`"),
-    ("bdfm.diagnostics.Diagnostics", "`FitResult.diagnostics`"),
-    ("bdfm.parallel.FitCollection", "`bdfm.fit_many`"),
-    ("bdfm.parallel.FitFailed", "`FitCollection.errors`, `FitCollection.raise_errors`"),
-    ("bdfm.lfo.LFOResult", "`bdfm.lfo`"),
-    ("bdfm.select.FactorSelection", "`bdfm.select_factors`"),
+    ("bdfm.results.FitResult", "`DynamicFactorModel.fit`, `bdfm.load`"),
+    ("bdfm.inference.mle.MLEResult", "`DynamicFactorModel.fit_mle`"),
+    ("bdfm.inference.posterior_mode.MAPResult", "`DynamicFactorModel.fit_map`"),
+    ("bdfm.inference.diagnostics.Diagnostics", "`FitResult.diagnostics`"),
+    ("bdfm.selection.parallel.FitCollection", "`bdfm.fit_many`"),
+    ("bdfm.selection.parallel.FitFailed", "`FitCollection.errors`, `FitCollection.raise_errors`"),
+    ("bdfm.selection.lfo.LFOResult", "`bdfm.lfo`"),
+    ("bdfm.selection.select.FactorSelection", "`bdfm.select_factors`"),
 ]
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")

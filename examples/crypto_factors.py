@@ -69,7 +69,7 @@ print("\nposterior mean loadings (standardised returns):\n", fit.loadings().roun
 
 if hasattr(fit, "variance_decomposition"):
     from bdfm.dims import IDIOSYNCRATIC, SOURCE
-    from bdfm.forecast import summarize_draws
+    from bdfm.posterior.forecast import summarize_draws
 
     shares = fit.variance_decomposition()
     common = shares.drop_sel({SOURCE: IDIOSYNCRATIC}).sum(SOURCE)

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 import bdfm
-from bdfm.backtest import backtest_var
-from bdfm.forecast import summarize_draws
+from bdfm.posterior.backtest import backtest_var
+from bdfm.posterior.forecast import summarize_draws
 
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 parser = argparse.ArgumentParser()

@@ -20,8 +20,8 @@ from scipy.stats import multivariate_normal
 
 import bdfm
 from bdfm.dims import FACTOR, FACTOR_FROM, LAG, SERIES, TIME
-from bdfm.fit import FitResult
 from bdfm.params import companion_matrix
+from bdfm.results import FitResult
 from bdfm.spec import DFMSpec
 from bdfm.statespace.simsmoother import simulation_smoother
 
@@ -260,7 +260,7 @@ COMPARE_FIT = {
 @pytest.fixture(scope="session")
 def k_fits():
     """Fits with k = 1, 2, 3 (PyMC, 2 x 150 draws) of a panel simulated with 2 factors."""
-    from bdfm.parallel import fit_many
+    from bdfm.selection.parallel import fit_many
     from bdfm.simulate import random_params
 
     spec = bdfm.DFMSpec(n_factors=2)

@@ -7,7 +7,8 @@ import xarray as xr
 
 import bdfm
 from bdfm.dims import CHAIN, DRAW, FACTOR, FACTOR_FROM, LAG, SERIES, TIME
-from bdfm.fit import FitResult, assemble_idata, prepare_bayes
+from bdfm.inference.fitting import assemble_idata, prepare_bayes
+from bdfm.results import FitResult
 from bdfm.spec import DFMSpec
 
 

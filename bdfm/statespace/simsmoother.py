@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bdfm.params import companion_matrix
 from bdfm.statespace import kernels
 from bdfm.statespace import stats_kernels as sk
+from bdfm.statespace.inputs import companion_matrix
 from bdfm.statespace.stats import ar1_inputs
 
 __all__ = ["simulation_smoother"]

@@ -1,0 +1,330 @@
+"""Bayesian fitting: build, initialise, sample, align, draw the factors, assemble the draws.
+
+:func:`fit_bayes` is what ``DynamicFactorModel.fit`` runs (through :func:`bdfm.results.fit`):
+
+1. a point estimate (maximum likelihood, or the posterior mode with ``init="map"``)
+   rotated into the identified form — every chain starts there, without jitter;
+2. NUTS with the chosen sampler (nutpie by default), one BLAS thread;
+3. for ``identification="rsp"``, every draw rotated and sign/permutation-aligned;
+4. the factors drawn by the simulation smoother for every parameter draw;
+5. the pointwise log-likelihood over time, data, scaling, spec and priors stored
+   in one :class:`arviz.InferenceData`.
+
+It returns a :class:`SampledFit`; :func:`bdfm.results.fit` wraps it into a ``FitResult``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from importlib.metadata import PackageNotFoundError, version
+from typing import NamedTuple
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bdfm.dims import CHAIN, DRAW, FACTOR, SERIES, TIME, factor_labels
+from bdfm.draws import stack_draws
+from bdfm.inference.diagnostics import diagnose
+from bdfm.inference.identification import rsp_align
+from bdfm.inference.mle import fit_mle, initial_params
+from bdfm.inference.posterior_mode import find_map
+from bdfm.inference.pymc_model import BayesSpec, build_pymc_model, make_bayes_spec, model_priors
+from bdfm.inference.samplers import default_sampler, run_sampler
+from bdfm.inference.start import identified_params, point_to_free
+from bdfm.priors import priors_to_json
+from bdfm.statespace.simsmoother import simulation_smoother
+
+__all__ = [
+    "FORMAT_VERSION",
+    "SampledFit",
+    "assemble_idata",
+    "build_model",
+    "fit_bayes",
+    "fit_map",
+    "key_vars",
+    "pointwise_loglik",
+    "prepare_bayes",
+]
+
+_log = logging.getLogger(__name__)
+
+
+def package_version() -> str:
+    """The installed bdfm version (``0.0.0+unknown`` in an uninstalled source tree)."""
+    try:
+        return version("bdfm")
+    except PackageNotFoundError:
+        return "0.0.0+unknown"
+
+
+KEY_VARS = ("loadings", "factor_ar", "idio_sd", "idio_ar", "loading_scale")
+FORMAT_VERSION = 1
+
+
+class SampledFit(NamedTuple):
+    """What :func:`fit_bayes` returns: the fields of a :class:`bdfm.results.FitResult`."""
+
+    idata: az.InferenceData
+    model: object
+    bspec: BayesSpec
+    priors: dict
+    timings: dict
+
+
+def key_vars(posterior: xr.Dataset, bspec: BayesSpec) -> list[str]:
+    """The parameters summarised and diagnosed (aligned natural parameters)."""
+    names = [v for v in KEY_VARS if v in posterior]
+    if bspec.identification == "rsp":
+        names = [v for v in names if v != "loading_scale"]  # unaligned under rsp
+    return names
+
+
+def build_model(model, priors=None, **options):
+    """The PyMC model (named dims time/series/factor/lag) with the Kalman likelihood.
+
+    Parameters
+    ----------
+    model : DynamicFactorModel
+    priors : dict, optional
+        Overrides by prior name (:class:`bdfm.Prior` or dicts); an unknown
+        name is an error listing the valid ones. See :mod:`bdfm.priors`.
+    **options
+        ``loadings`` ("shrinkage" | "normal" | "horseshoe"), ``identification``
+        ("lower_triangular" | "rsp"), ``anchors`` (one series per factor),
+        ``groups`` ({series: group}), ``blocks`` ({series: [factors]}),
+        ``dynamics`` ("var" | "diagonal"). See :mod:`bdfm.inference.pymc_model`.
+    """
+    return prepare_bayes(model, priors=priors, **options)[2]
+
+
+def prepare_bayes(model, *, priors=None, reference_loadings=None, **options):
+    """Resolve options and priors and build the PyMC model: ``(bspec, priors, pm_model)``."""
+    bspec = make_bayes_spec(model, reference_loadings=reference_loadings, **options)
+    resolved = model_priors(model, bspec, priors)
+    return bspec, resolved, build_pymc_model(model, bspec, resolved)
+
+
+def _time_index(model) -> pd.DatetimeIndex:
+    # named after the dim: an index named otherwise (e.g. "date") is written to netCDF
+    # as a coordinate on a different dimension and comes back detached
+    return pd.DatetimeIndex(model.panel.index, name=TIME)
+
+
+def _align_rsp(post: xr.Dataset) -> xr.Dataset:
+    """Rotate/sign/permute every draw's loadings and VAR to a common reference."""
+    lam = stack_draws(post["loadings"])
+    T = rsp_align(lam)
+    n_chain, n_draw = post.sizes[CHAIN], post.sizes[DRAW]
+    new_lam = np.einsum("dnk,dkj->dnj", lam, T)
+    A = stack_draws(post["factor_ar"])
+    new_A = np.einsum("dji,dljk,dkm->dlim", T, A, T)
+    post = post.copy()
+    post["loadings"] = (post["loadings"].dims, new_lam.reshape(post["loadings"].shape))
+    post["factor_ar"] = (post["factor_ar"].dims, new_A.reshape((n_chain, n_draw, *A.shape[1:])))
+    return post
+
+
+def pointwise_loglik(model, post: xr.Dataset) -> np.ndarray:
+    """``log p(y_t | y_{1:t-1}, θ)`` in original units for every draw: (chain, draw, time).
+
+    ``model`` gives the data (and its scaling); ``post`` the parameter draws, e.g. of a fit
+    to a leading window of the same data (leave-future-out scoring).
+    """
+    return _model_unit_loglik(model, post) + model.panel.log_jacobian()
+
+
+def _model_unit_loglik(model, post: xr.Dataset) -> np.ndarray:
+    names = model.param_names
+    stacked = {n: stack_draws(post[n]) for n in names}
+    n = next(iter(stacked.values())).shape[0]
+    out = np.empty((n, model.n_time))
+    for d in range(n):
+        out[d] = model._pointwise_fn(*[np.ascontiguousarray(stacked[k][d]) for k in names])
+    return out.reshape(post.sizes[CHAIN], post.sizes[DRAW], model.n_time)
+
+
+def _data_groups(model) -> dict[str, xr.Dataset]:
+    panel = model.panel
+    coords = {TIME: _time_index(model), SERIES: list(panel.columns)}
+    original = panel.original  # bit for bit as given (not mean + scale * standardised)
+    observed = xr.Dataset({"y": ((TIME, SERIES), original)}, coords=coords)
+    constant = xr.Dataset(
+        {
+            "mask": ((TIME, SERIES), panel.mask.astype(np.int8)),
+            "scaling_mean": ((SERIES,), panel.scaling.mean),
+            "scaling_scale": ((SERIES,), panel.scaling.scale),
+        },
+        coords=coords,
+    )
+    return {"observed_data": observed, "constant_data": constant}
+
+
+def assemble_idata(
+    model, raw: az.InferenceData, bspec, priors, random_seed, meta
+) -> az.InferenceData:
+    """Posterior (aligned, with factors), log-likelihood, data and attrs in one InferenceData."""
+
+    post = raw.posterior
+    if bspec.identification == "rsp":
+        post = _align_rsp(post)
+    k = model.spec.n_factors
+    draws = {n: stack_draws(post[n]) for n in model.param_names}
+    t0 = time.perf_counter()
+    factors, smoothed = simulation_smoother(
+        model.panel.filled,
+        model.panel.mask,
+        draws,
+        model.spec.n_state_lags,
+        random_seed=None if random_seed is None else random_seed + 1,
+    )
+    meta["factors_s"] = time.perf_counter() - t0
+    shape = (post.sizes[CHAIN], post.sizes[DRAW], model.n_time, k)
+    fdims = (CHAIN, DRAW, TIME, FACTOR)
+    post = post.assign_coords({TIME: _time_index(model), FACTOR: factor_labels(k)})
+    post["factors"] = (fdims, factors.reshape(shape))
+    post["factors_smoothed"] = (fdims, smoothed.reshape(shape))
+    t0 = time.perf_counter()
+    # in the units of observed_data (original units), so fits with different scalings compare
+    ll = pointwise_loglik(model, post)
+    meta["log_likelihood_s"] = time.perf_counter() - t0
+    log_lik = xr.Dataset(
+        {"y": ((CHAIN, DRAW, TIME), ll)},
+        coords={CHAIN: post[CHAIN], DRAW: post[DRAW], TIME: _time_index(model)},
+    )
+    groups = {"posterior": post, "log_likelihood": log_lik, **_data_groups(model)}
+    if "sample_stats" in raw:
+        groups["sample_stats"] = raw.sample_stats
+    idata = az.InferenceData(**groups)
+    idata.attrs.update(
+        {
+            "bdfm_format": FORMAT_VERSION,
+            "bdfm_version": package_version(),
+            "spec": model.spec.to_json(),
+            "bayes_spec": bspec.to_json(),
+            "priors": priors_to_json(priors),
+            "random_seed": -1 if random_seed is None else int(random_seed),
+            "scaling_given": int(model.scaling_given),
+            "sampler": meta.get("sampler", ""),
+            "tune": int(meta.get("tune", -1)),
+            "timings": str({k: round(v, 3) for k, v in meta.items() if k.endswith("_s")}),
+        }
+    )
+    return idata
+
+
+def fit_bayes(
+    model,
+    *,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    sampler: str | None = None,
+    random_seed: int | None = None,
+    progressbar: bool = True,
+    priors=None,
+    init: str = "mle",
+    loadings: str = "shrinkage",
+    identification: str = "lower_triangular",
+    anchors=None,
+    groups=None,
+    blocks=None,
+    dynamics: str = "var",
+    initvals: dict | None = None,
+    **sampler_kwargs,
+) -> SampledFit:
+    """Sample the posterior by NUTS (the fields of a :class:`bdfm.results.FitResult`).
+
+    Parameters
+    ----------
+    model : DynamicFactorModel
+    draws, tune, chains : int
+        Draws kept and tuning steps per chain, number of chains.
+    sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, optional
+        Default: the fastest installed (nutpie, else PyMC). Optional
+        samplers raise an ImportError naming the extra to install.
+    random_seed : int, optional
+    progressbar : bool
+    priors : dict, optional
+        Overrides by prior name; see :func:`build_model`.
+    init : {"mle", "map"}
+        The start of every chain (maximum likelihood or posterior mode), rotated
+        into the identified form, no jitter.
+    loadings, identification, anchors, groups, blocks, dynamics
+        The structure options of :func:`build_model`.
+    initvals : dict, optional
+        Explicit start: constrained values by variable name, or one dict per
+        chain with ``sampler="pymc"``.
+    **sampler_kwargs
+        Keyword arguments for the sampler.
+    """
+    sampler = sampler or default_sampler()
+    if init not in ("mle", "map"):
+        raise ValueError(f"init must be 'mle' or 'map', got {init!r}")
+    meta: dict = {"sampler": sampler, "tune": tune}
+    _log.info("starting point: maximum likelihood (compiles the likelihood on first use) ...")
+    t0 = time.perf_counter()
+    mle = fit_mle(model)
+    meta["mle_s"] = time.perf_counter() - t0
+    _log.info("maximum likelihood found in %.1f s", meta["mle_s"])
+    bspec, resolved, pm_model = prepare_bayes(
+        model,
+        priors=priors,
+        reference_loadings=mle.params["loadings"],
+        loadings=loadings,
+        identification=identification,
+        anchors=anchors,
+        groups=groups,
+        blocks=blocks,
+        dynamics=dynamics,
+    )
+    start = point_to_free(identified_params(mle.params, bspec), bspec, model.spec.idiosyncratic)
+    if init == "map":
+        t0 = time.perf_counter()
+        start = find_map(pm_model, start, model.spec.idiosyncratic, model.n_obs).point
+        meta["map_s"] = time.perf_counter() - t0
+    _log.info(
+        "sampling with %s: %d chains x (%d tune + %d draws)%s",
+        sampler,
+        chains,
+        tune,
+        draws,
+        "; compiling the model first (15-40 s for a new data set)" if sampler == "nutpie" else "",
+    )
+    raw, timings = run_sampler(
+        pm_model,
+        sampler,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        random_seed=random_seed,
+        progressbar=progressbar,
+        initvals=initvals if initvals is not None else start,
+        **sampler_kwargs,
+    )
+    meta.update(timings)
+    _log.info(
+        "sampled in %.1f s; drawing the factors (simulation smoother) ...",
+        timings.get("sample_s", 0.0),
+    )
+    idata = assemble_idata(model, raw, bspec, resolved, random_seed, meta)
+    for warning in diagnose(idata, key_vars(idata.posterior, bspec)).warnings:
+        _log.warning(warning)
+    return SampledFit(idata, model, bspec, resolved, meta)
+
+
+def fit_map(model, priors=None, maxiter: int = 2000, **options):
+    """Posterior mode by L-BFGS (quick look, or a start for the samplers).
+
+    Starts from the principal-component estimate rotated into the identified
+    form. Returns a :class:`bdfm.inference.posterior_mode.MAPResult` (``params``
+    in model units). ``priors`` and ``**options`` are those of :func:`build_model`.
+    """
+    start = initial_params(model)
+    bspec, _, pm_model = prepare_bayes(
+        model, priors=priors, reference_loadings=start["loadings"], **options
+    )
+    free = point_to_free(identified_params(start, bspec), bspec, model.spec.idiosyncratic)
+    return find_map(pm_model, free, model.spec.idiosyncratic, model.n_obs, maxiter=maxiter)

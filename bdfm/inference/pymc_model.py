@@ -1,0 +1,336 @@
+r"""The Bayesian model: priors, identification and the Kalman likelihood as a PyMC model.
+
+Loadings are centred (the data inform them strongly; a non-centred ``τ·z`` form
+made the scales and all their loadings one slow, correlated direction for NUTS):
+each free loading ``λ_ij ~ prior("loadings")`` shifted by ``M_ij`` and scaled by ``S_ij``:
+
+* ``S`` — scales: 1 (``loadings="normal"``), a per-factor shrinkage scale τ_j
+  (``"shrinkage"``, the default: an unneeded factor's column shrinks towards 0), or a
+  regularised horseshoe τ_j·λ̃_ij (``"horseshoe"``, Piironen & Vehtari 2017);
+* ``M`` — group means with partial pooling (``groups={series: group}``):
+  ``λ_ij ~ N(τ_j m_{g(i)j}, (τ_j ω_{g(i)})²)``; anchors are not pooled;
+* the anchors of the lower-triangular identification are half-normal (positive);
+* block restrictions (``blocks={series: [factors]}``) and the identification's
+  zeros are structural: those loadings are not parameters at all.
+
+The factor VAR is stationary by construction: unconstrained ``factor_ar_raw`` is
+mapped by :func:`bdfm.inference.transforms.stationary_var` (``dynamics="var"``) or, for
+``dynamics="diagonal"``, one univariate AR(p) per factor through the same map.
+The observed term is a ``CustomDist`` whose log-density is the exact Kalman
+likelihood, pointwise over time, so PyMC stores a ``log_likelihood`` over ``time``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from bdfm.dims import FACTOR, FACTOR_FROM, LAG, LOADING, SERIES, TIME, factor_labels
+from bdfm.inference.identification import IDENTIFICATION_CHOICES
+from bdfm.inference.transforms import stationary_var
+from bdfm.priors import Prior, default_priors, resolve_priors
+from bdfm.statespace.assemble import dfm_loglike_pointwise
+
+__all__ = ["LOADING_CHOICES", "BayesSpec", "build_pymc_model", "make_bayes_spec"]
+
+LOADING_CHOICES = ("shrinkage", "normal", "horseshoe")
+DYNAMICS_CHOICES = ("var", "diagonal")
+
+
+@dataclass(frozen=True)
+class BayesSpec:
+    """Prior structure of the Bayesian model (frozen; JSON via :meth:`to_json`).
+
+    Attributes
+    ----------
+    loadings : {"shrinkage", "normal", "horseshoe"}
+    identification : {"lower_triangular", "rsp"}
+    anchors : tuple of series indices (one per factor) for ``"lower_triangular"``.
+    groups : tuple of group labels per series, or None.
+    blocks : (N, k) tuple-of-tuples of bools (allowed loadings), or None.
+    dynamics : {"var", "diagonal"}
+    """
+
+    loadings: str = "shrinkage"
+    identification: str = "lower_triangular"
+    anchors: tuple[int, ...] | None = None
+    groups: tuple[str, ...] | None = None
+    blocks: tuple[tuple[bool, ...], ...] | None = None
+    dynamics: str = "var"
+
+    def __post_init__(self) -> None:
+        errors = []
+        if self.loadings not in LOADING_CHOICES:
+            errors.append(f"loadings must be one of {LOADING_CHOICES}, got {self.loadings!r}")
+        if self.identification not in IDENTIFICATION_CHOICES:
+            errors.append(
+                f"identification must be one of {IDENTIFICATION_CHOICES}, "
+                f"got {self.identification!r}"
+            )
+        if self.dynamics not in DYNAMICS_CHOICES:
+            errors.append(f"dynamics must be one of {DYNAMICS_CHOICES}, got {self.dynamics!r}")
+        if self.groups is not None and self.loadings == "horseshoe":
+            errors.append("groups=... and loadings='horseshoe' cannot be combined; pick one")
+        if errors:
+            raise ValueError("Invalid Bayesian model options:\n- " + "\n- ".join(errors))
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        return None if self.blocks is None else np.array(self.blocks, dtype=bool)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> BayesSpec:
+        d = json.loads(text)
+        for key in ("anchors", "groups"):
+            if d[key] is not None:
+                d[key] = tuple(d[key])
+        if d["blocks"] is not None:
+            d["blocks"] = tuple(tuple(bool(v) for v in row) for row in d["blocks"])
+        return cls(**d)
+
+
+def _block_mask(blocks: Mapping, columns, k: int) -> tuple[tuple[bool, ...], ...]:
+    labels = factor_labels(k)
+    unknown = sorted(set(map(str, blocks)) - {str(c) for c in columns})
+    if unknown:
+        raise ValueError(f"blocks names series that are not in the data: {unknown}")
+    mask = np.ones((len(columns), k), dtype=bool)
+    for i, col in enumerate(columns):
+        if col not in blocks and str(col) not in blocks:
+            continue
+        allowed = blocks.get(col, blocks.get(str(col)))
+        mask[i] = False
+        for f in allowed:
+            j = labels.index(f) if isinstance(f, str) and f in labels else f
+            if not isinstance(j, int | np.integer) or not 0 <= j < k:
+                raise ValueError(
+                    f"blocks[{col!r}]: {f!r} is not a factor; use 0..{k - 1} or {labels}"
+                )
+            mask[i, j] = True
+        if not mask[i].any():
+            raise ValueError(f"blocks[{col!r}] allows no factor; list at least one")
+    return tuple(tuple(bool(v) for v in row) for row in mask)
+
+
+def make_bayes_spec(
+    model,
+    *,
+    loadings: str = "shrinkage",
+    identification: str = "lower_triangular",
+    anchors=None,
+    groups: Mapping | None = None,
+    blocks: Mapping | None = None,
+    dynamics: str = "var",
+    reference_loadings: np.ndarray | None = None,
+) -> BayesSpec:
+    """Resolve user options (series names) into a :class:`BayesSpec` (indices)."""
+    from bdfm.inference.identification import choose_anchors
+
+    columns = list(model.panel.columns)
+    k = model.spec.n_factors
+    mask = None if blocks is None else _block_mask(blocks, columns, k)
+    group_labels = None
+    if groups is not None:
+        missing = [c for c in columns if c not in groups]
+        if missing:
+            raise ValueError(
+                f"groups must give a group for every series; missing: {missing[:10]}"
+                f"{' ...' if len(missing) > 10 else ''}"
+            )
+        group_labels = tuple(str(groups[c]) for c in columns)
+    anchor_idx = None
+    if identification == "lower_triangular":
+        if anchors is None:
+            if reference_loadings is None:
+                from bdfm.inference.mle import initial_params
+
+                reference_loadings = initial_params(model)["loadings"]
+            allowed = None if mask is None else np.array(mask)
+            anchor_idx = tuple(choose_anchors(reference_loadings, allowed))
+        else:
+            anchors = list(anchors)
+            if len(anchors) != k:
+                raise ValueError(f"anchors needs one series per factor ({k}), got {len(anchors)}")
+            bad = [a for a in anchors if a not in columns]
+            if bad:
+                raise ValueError(f"anchors names series that are not in the data: {bad}")
+            if len(set(anchors)) != k:
+                raise ValueError("anchors must be distinct series")
+            anchor_idx = tuple(columns.index(a) for a in anchors)
+        if mask is not None:
+            for j, a in enumerate(anchor_idx):
+                if not mask[a][j]:
+                    raise ValueError(
+                        f"anchor series {columns[a]!r} of factor {j + 1} may not load on it "
+                        "under the block restrictions; choose anchors inside each block"
+                    )
+    return BayesSpec(loadings, identification, anchor_idx, group_labels, mask, dynamics)
+
+
+def loading_layout(bspec: BayesSpec, n_series: int, k: int):
+    """Positions of the free, positive (anchor) and zero loadings.
+
+    Returns ``(free, positive)``: two (N, k) boolean arrays, disjoint.
+    """
+    allowed = np.ones((n_series, k), dtype=bool) if bspec.mask is None else bspec.mask.copy()
+    positive = np.zeros_like(allowed)
+    if bspec.identification == "lower_triangular":
+        for j, a in enumerate(bspec.anchors):
+            allowed[a, j + 1 :] = False
+            positive[a, j] = True
+    return allowed & ~positive, positive
+
+
+def _scatter(n_series, k, free_idx, free_vals, pos_idx, pos_vals):
+    flat = pt.zeros(n_series * k)
+    flat = pt.set_subtensor(flat[free_idx], free_vals)
+    if len(pos_idx):
+        flat = pt.set_subtensor(flat[pos_idx], pos_vals)
+    return flat.reshape((n_series, k))
+
+
+def _scales(bspec: BayesSpec, priors: Mapping[str, Prior], n: int, k: int, positive):
+    """Prior location M and scale S (N, k) of every loading (hierarchical part)."""
+    if bspec.loadings == "normal":
+        tau = pt.ones(k)
+    else:
+        tau = priors["loading_scale"].create("loading_scale", dims=FACTOR)
+    if bspec.loadings == "horseshoe":
+        local = priors["loading_local"].create("loading_local", dims=(SERIES, FACTOR))
+        c2 = priors["slab_scale"].create("slab_scale")
+        S = tau[None, :] * pt.sqrt(c2 * local**2 / (c2 + tau[None, :] ** 2 * local**2))
+        return pt.zeros((n, k)), S
+    S = pt.ones((n, 1)) * tau[None, :]
+    if bspec.groups is None:
+        return pt.zeros((n, k)), S
+    model = pm.modelcontext(None)
+    names = sorted(set(bspec.groups))
+    model.add_coord("group", names)
+    g = np.array([names.index(x) for x in bspec.groups])
+    mean = priors["group_loading_mean"].create("group_loading_mean", dims=("group", FACTOR))
+    sd = priors["group_loading_sd"].create("group_loading_sd", dims="group")
+    is_anchor = positive.any(axis=1)[:, None]  # anchors are not pooled
+    M = pt.where(is_anchor, 0.0, tau[None, :] * mean[g])
+    S = pt.where(is_anchor, S, tau[None, :] * sd[g][:, None])
+    return M, S
+
+
+def _loadings(bspec: BayesSpec, priors: Mapping[str, Prior], columns, k: int):
+    """Centred loadings: free entries ~ prior(M, S), anchors ~ HalfNormal(S)."""
+    n = len(columns)
+    free, positive = loading_layout(bspec, n, k)
+    free_idx = np.flatnonzero(free.ravel())
+    # one anchor per factor, in factor order (dims FACTOR)
+    pos_idx = (
+        np.array([a * k + j for j, a in enumerate(bspec.anchors)], dtype=int)
+        if positive.any()
+        else np.array([], dtype=int)
+    )
+    model = pm.modelcontext(None)
+    labels = factor_labels(k)
+    model.add_coord(LOADING, [f"{columns[i // k]}:{labels[i % k]}" for i in free_idx])
+    M, S = _scales(bspec, priors, n, k, positive)
+    M_flat, S_flat = M.ravel(), S.ravel()
+    lam_free = priors["loadings"].create_location_scale(
+        "loadings_free", M_flat[free_idx], S_flat[free_idx], dims=LOADING
+    )
+    lam_pos = None
+    if len(pos_idx):
+        sigma = priors["loadings"].params.get("sigma", 1.0)
+        lam_pos = pm.HalfNormal("loadings_anchor", sigma=sigma * S_flat[pos_idx], dims=FACTOR)
+    lam = _scatter(n, k, free_idx, lam_free, pos_idx, lam_pos)
+    return pm.Deterministic("loadings", lam, dims=(SERIES, FACTOR))
+
+
+def _factor_ar(bspec: BayesSpec, priors: Mapping[str, Prior], p: int, k: int):
+    if bspec.dynamics == "var":
+        raw = priors["factor_ar"].create("factor_ar_raw", dims=(LAG, FACTOR, FACTOR_FROM))
+        A = stationary_var(pt.specify_shape(raw, (p, k, k)))
+    else:
+        raw = priors["factor_ar"].create("factor_ar_raw", dims=(LAG, FACTOR))
+        raw = pt.specify_shape(raw, (p, k))
+        cols = [stationary_var(raw[:, j].reshape((p, 1, 1)))[:, 0, 0] for j in range(k)]
+        coefs = pt.stack(cols, axis=1)  # (p, k)
+        A = coefs[:, :, None] * pt.eye(k)[None, :, :]
+    return pm.Deterministic("factor_ar", A, dims=(LAG, FACTOR, FACTOR_FROM))
+
+
+def model_priors(model, bspec: BayesSpec, overrides: Mapping | None) -> dict[str, Prior]:
+    """The model's priors: defaults for this configuration merged with ``overrides``."""
+    defaults = default_priors(
+        bspec.loadings, model.spec.idiosyncratic, grouped=bspec.groups is not None
+    )
+    return resolve_priors(defaults, overrides)
+
+
+def build_pymc_model(model, bspec: BayesSpec, priors: Mapping[str, Prior]) -> pm.Model:
+    """The PyMC model of ``model`` (a :class:`bdfm.DynamicFactorModel`)."""
+    spec, panel = model.spec, model.panel
+    k, p = spec.n_factors, spec.factor_order
+    coords = {
+        TIME: panel.index,
+        SERIES: list(panel.columns),
+        FACTOR: factor_labels(k),
+        FACTOR_FROM: factor_labels(k),
+        LAG: list(range(1, p + 1)),
+    }
+    c = model._data_constants
+    ar1 = spec.idiosyncratic == "ar1"
+    with pm.Model(coords=coords) as pm_model:
+        mask = pm.Data("mask", c["mask"], dims=(TIME, SERIES))
+        extra = []
+        if ar1:
+            extra = [
+                pm.Data(name, c[name], dims=(TIME, SERIES))
+                for name in ("y_lag", "m_diff", "m_start")
+            ]
+        loadings = _loadings(bspec, priors, list(panel.columns), k)
+        factor_ar = _factor_ar(bspec, priors, p, k)
+        idio_sd = priors["idio_sd"].create("idio_sd", dims=SERIES)
+        params = [loadings, factor_ar, idio_sd]
+        if ar1:
+            params.append(priors["idio_ar"].create("idio_ar", dims=SERIES))
+        n_time = panel.n_time
+        pm.CustomDist(
+            "y",
+            mask,
+            *extra,
+            *params,
+            logp=_make_logp(ar1, p, n_time, k),
+            observed=c["y"],
+            dims=(TIME, SERIES),
+            signature=_signature(ar1),
+        )
+    return pm_model
+
+
+def _signature(ar1: bool) -> str:
+    data = ["(t,n)"] * (4 if ar1 else 1)
+    params = ["(n,k)", "(p,k,k)", "(n)"] + (["(n)"] if ar1 else [])
+    return ",".join(data + params) + "->(t,n)"
+
+
+def _make_logp(ar1: bool, p: int, n_time: int, k: int):
+    factor_var = np.ones((n_time, k))
+
+    def logp(value, mask, *rest):
+        if ar1:
+            y_lag, m_diff, m_start, loadings, factor_ar, idio_sd, idio_ar = rest
+            extra = {"y_lag": y_lag, "m_diff": m_diff, "m_start": m_start}
+        else:
+            loadings, factor_ar, idio_sd = rest
+            idio_ar, extra = None, {}
+        factor_ar = pt.specify_shape(factor_ar, (p, None, None))
+        return dfm_loglike_pointwise(
+            value, mask, loadings, factor_ar, idio_sd, idio_ar, factor_var=factor_var, **extra
+        )
+
+    return logp
