@@ -28,7 +28,7 @@ from bdfm.selection.compare import compare
 from bdfm.selection.lfo import lfo
 from bdfm.selection.parallel import fit_many
 from bdfm.selection.select import information_criteria, select_factors
-from bdfm.simulate import simulate
+from bdfm.simulation import simulate
 from bdfm.spec import DFMSpec
 
 __all__ = [

@@ -1,17 +1,22 @@
 """Command line: ``bdfm demo | fit | report | compare | datasets``, ``--help``, ``--version``.
 
-User mistakes (a bad path, a CSV without dates, a file that exists, bad options)
-end with one line on stderr and exit code 2, never a traceback; ``-v`` logs
-progress details.
+User mistakes (a bad path, an output folder that cannot be written, a CSV without
+dates, a file that exists, bad options) end with one line on stderr and exit code 2,
+never a traceback, and are found before any fitting; Ctrl-C ends with one line and
+exit code 130, writing nothing more. ``-v`` logs progress details.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
+import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +25,40 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError, ImportError)
+USER_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    FileNotFoundError,
+    FileExistsError,
+    PermissionError,
+    NotADirectoryError,
+    IsADirectoryError,
+    ImportError,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: ``bdfm fit: error: ... (see --help)``."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _int_at_least(low: int):
+    """An argparse ``type``: an integer >= ``low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
 
 
 class _Stages:
@@ -34,14 +72,44 @@ class _Stages:
         print(f"[{self.i}/{self.n}] {text} ({time.perf_counter() - self.t0:.0f} s)", flush=True)
 
 
-def _show_fit_progress() -> None:
-    """Print the fit's stage messages (MLE start, compile, sampling, factors) as they happen."""
-    handler = logging.StreamHandler(sys.stdout)
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to ``sys.stdout`` as it is when a message comes (tests and notebooks swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _fit_progress(show: bool = True) -> Iterator[None]:
+    """Print the fit's stage messages (MLE start, compile, sampling, factors) as they happen.
+
+    The logger is restored afterwards, so a second ``main()`` in the same process (tests,
+    notebooks) neither prints each message twice nor writes to a stream since closed.
+    """
+    log = logging.getLogger("bdfm.inference.fitting")
+    if not show:
+        yield
+        return
+    handler = _StdoutHandler()
     handler.setFormatter(logging.Formatter("      %(message)s"))
-    log = logging.getLogger("bdfm.results")
+    level, propagate = log.level, log.propagate
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
 
 
 def read_csv_panel(path: str) -> pd.DataFrame:
@@ -59,18 +127,46 @@ def read_csv_panel(path: str) -> pd.DataFrame:
         raise ValueError(
             f"{p} has no data columns; expected dates in the first column, then series"
         )
+    first = repr(frame.index.name) if frame.index.name is not None else "the first column"
+    if pd.api.types.is_numeric_dtype(frame.index.dtype):  # pandas reads 1, 2, ... as 1970
+        raise ValueError(
+            f"{p}: {first} holds numbers (e.g. {frame.index[0]}), not dates; the first column "
+            "of the CSV must be the dates (e.g. 2024-01-31), one row per date"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pandas' "could not infer format"
             index = pd.to_datetime(frame.index, errors="raise")
     except (ValueError, TypeError):
-        first = frame.index.name or "the first column"
         raise ValueError(
-            f"{p}: {first!s} does not hold dates (e.g. {frame.index[0]!r}); the first column of "
+            f"{p}: {first} does not hold dates (e.g. {frame.index[0]!r}); the first column of "
             "the CSV must be the dates, one row per date"
         ) from None
+    _refuse_text_columns(frame, p)
     frame.index = pd.DatetimeIndex(index, name="date")
     return frame
+
+
+def _refuse_text_columns(frame: pd.DataFrame, path: Path) -> None:
+    """A clear error naming the columns that hold text (prices and series are numbers)."""
+    import pandas as pd
+
+    bad, example = [], None
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column.dtype):
+            continue
+        values = column.dropna()
+        text = values[pd.to_numeric(values, errors="coerce").isna()]
+        if len(text) or not len(values):
+            bad.append(str(name))
+            if example is None and len(text):
+                example = f" (e.g. {text.iloc[0]!r} in {str(name)!r})"
+    if bad:
+        raise ValueError(
+            f"{path}: column(s) {', '.join(map(repr, bad))} hold text, not numbers{example or ''}; "
+            "every column after the dates must hold numbers, with empty cells for missing values"
+        )
 
 
 def _read_weights(path: str, series: list[str]):
@@ -89,12 +185,58 @@ def _read_weights(path: str, series: list[str]):
     return w
 
 
-def _output(path: str | Path, overwrite: bool) -> Path:
+def _writable_folder(folder: Path, option: str, create: bool = False) -> None:
+    """Refuse, before any work, a folder that an output cannot be written to.
+
+    Parameters
+    ----------
+    folder : where the output goes.
+    option : the option that named it (``--out``, ``--csv``), for the message.
+    create : the folder may be missing (it is created later): its nearest existing
+        parent must then be writable.
+
+    Raises
+    ------
+    NotADirectoryError
+        ``folder`` or one of its parents is a file.
+    FileNotFoundError
+        ``folder`` is missing and ``create`` is false.
+    PermissionError
+        No new file can be made there (read-only folder or file system).
+    """
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(
+            f"{option} {folder}: {existing} is a file, not a folder; choose another {option}"
+        )
+    if existing != folder and not create:
+        raise FileNotFoundError(
+            f"{option}: the folder {folder} does not exist; create it (mkdir -p {folder}) "
+            f"or choose another {option}"
+        )
+    try:  # a real file: permission bits alone miss read-only file systems, ACLs and root
+        handle, probe = tempfile.mkstemp(prefix=".bdfm-write-test-", dir=existing)
+    except OSError as err:
+        raise PermissionError(
+            f"{option}: cannot write in {existing} ({err.strerror or err}); choose another "
+            f"{option} or make the folder writable"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
+
+
+def _output(path: str | Path, overwrite: bool, option: str = "--out", example: str = "") -> Path:
+    """``path`` as a Path, once sure the output can be written there (before any work)."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{option} {path} is a folder; give a file name, e.g. {path / example}"
+        )
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --overwrite or choose another --out")
-    if not path.parent.exists():
-        raise FileNotFoundError(f"the folder {path.parent} does not exist")
+        raise FileExistsError(f"{path} exists; pass --overwrite or choose another {option}")
+    _writable_folder(path.parent, option)
     return path
 
 
@@ -143,16 +285,19 @@ def _explained(fit) -> str:
 def _demo_dir(out: str | None, overwrite: bool) -> Path:
     if out is not None:
         path = Path(out)
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(f"--out {path} is a file, not a folder; choose another --out")
         if not overwrite and any((path / n).exists() for n in ("fit.nc", "report.html")):
             raise FileExistsError(
                 f"{path} already holds a demo (fit.nc / report.html); pass --overwrite or "
                 "choose another --out"
             )
-        return path
-    path, n = Path("bdfm-demo"), 1
-    while (path / "fit.nc").exists() or (path / "report.html").exists():
-        n += 1  # never replace an earlier run's files: number the new one
-        path = Path(f"bdfm-demo-{n}")
+    else:
+        path, n = Path("bdfm-demo"), 1
+        while (path / "fit.nc").exists() or (path / "report.html").exists():
+            n += 1  # never replace an earlier run's files: number the new one
+            path = Path(f"bdfm-demo-{n}")
+    _writable_folder(path, "--out", create=True)
     return path
 
 
@@ -168,8 +313,8 @@ def _demo(args: argparse.Namespace) -> int:
     )
     model = _model(data, args)
     stage(f"model: {model!r}; start, compile and sample (the sampler shows its progress)")
-    _show_fit_progress()
-    fit = model.fit(**_fit_options(args))
+    with _fit_progress():
+        fit = model.fit(**_fit_options(args))
     stage("posterior factors drawn")
     print(_diagnostics_line(fit))
     print(_explained(fit))
@@ -189,7 +334,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _fit(args: argparse.Namespace) -> int:
     from bdfm.datasets import log_returns
 
-    out = _output(args.out, args.overwrite)
+    out = _output(args.out, args.overwrite, example="fit.nc")
     stage = _Stages(3)
     data = read_csv_panel(args.data)
     data = data.loc[args.start : args.end]
@@ -197,9 +342,8 @@ def _fit(args: argparse.Namespace) -> int:
         data = log_returns(data)
     stage(f"data: {args.data}, {data.shape[1]} series x {data.shape[0]} dates")
     model = _model(data, args)
-    if not args.quiet:
-        _show_fit_progress()
-    fit = model.fit(**_fit_options(args))
+    with _fit_progress(show=not args.quiet):
+        fit = model.fit(**_fit_options(args))
     stage("fitted")
     print(_diagnostics_line(fit))
     fit.save(out, overwrite=args.overwrite)
@@ -210,7 +354,7 @@ def _fit(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     import bdfm
 
-    out = _output(args.out, args.overwrite)
+    out = _output(args.out, args.overwrite, example="report.html")
     fit = bdfm.load(args.fit)
     weights = _read_weights(args.weights, [str(c) for c in fit.model.panel.columns])
     compare = None
@@ -240,6 +384,7 @@ def _names(paths: list[str]) -> list[str]:
 def _compare(args: argparse.Namespace) -> int:
     import bdfm
 
+    csv = None if args.csv is None else _output(args.csv, args.overwrite, "--csv", "table.csv")
     fits = {n: bdfm.load(p) for n, p in zip(_names(args.fits), args.fits, strict=True)}
     options = {}
     if args.method == "lfo":
@@ -254,9 +399,9 @@ def _compare(args: argparse.Namespace) -> int:
     for w in caught:
         if issubclass(w.category, UserWarning):
             print(f"warning: {w.message}", file=sys.stderr)
-    if args.csv:
-        table.to_csv(_output(args.csv, args.overwrite))
-        print(f"table written to {args.csv}")
+    if csv is not None:
+        table.to_csv(csv)
+        print(f"table written to {csv}")
     return 0
 
 
@@ -271,11 +416,18 @@ def _datasets(args: argparse.Namespace) -> int:
 
 def _sampling_args(p: argparse.ArgumentParser, draws: int, tune: int, chains: int) -> None:
     g = p.add_argument_group("sampling")
-    g.add_argument("--draws", type=int, default=draws, help=f"draws per chain (default {draws})")
     g.add_argument(
-        "--tune", type=int, default=tune, help=f"tuning steps per chain (default {tune})"
+        "--draws", type=_int_at_least(1), default=draws, help=f"draws per chain (default {draws})"
     )
-    g.add_argument("--chains", type=int, default=chains, help=f"chains (default {chains})")
+    g.add_argument(
+        "--tune",
+        type=_int_at_least(0),
+        default=tune,
+        help=f"tuning steps per chain (default {tune})",
+    )
+    g.add_argument(
+        "--chains", type=_int_at_least(1), default=chains, help=f"chains (default {chains})"
+    )
     g.add_argument(
         "--sampler",
         choices=["nutpie", "pymc", "numpyro", "blackjax"],
@@ -309,7 +461,7 @@ def _model_args(p: argparse.ArgumentParser, factors: int | None) -> None:
 def _parser() -> argparse.ArgumentParser:
     from bdfm import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bdfm", description="Bayesian dynamic factor models with an exact Kalman likelihood."
     )
     parser.add_argument("--version", action="version", version=f"bdfm {__version__}")
@@ -390,22 +542,28 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``bdfm`` console script."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
-    )
+    """Entry point of the ``bdfm`` console script.
+
+    Returns the exit code: 0 success, 2 a user mistake (one line on stderr), 130
+    interrupted (Ctrl-C, in any phase; files are written whole or not at all). Bad
+    options exit with 2 through :class:`SystemExit`, ``--help`` with 0.
+    """
+    command = "bdfm"
     try:
+        args = _parser().parse_args(argv)
+        command = f"bdfm {args.command}"
+        logging.basicConfig(
+            level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
+        )
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", module="pytensor")
             return args.func(args)
     except USER_ERRORS as exc:
         msg = str(exc).strip().replace("\n", " ")
-        print(f"bdfm {args.command}: error: {msg}", file=sys.stderr)
+        print(f"{command}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("bdfm: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
 
 

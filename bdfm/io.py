@@ -5,12 +5,14 @@ factor draws), log-likelihood, sampler statistics, the data in original units
 (``observed_data``), the mask and scaling (``constant_data``), and in the attrs
 the model spec, the prior structure, the priors and the bdfm version. Saving
 never overwrites a file unless asked (``overwrite=True``), and writes to a
-temporary name first so an interrupted save cannot destroy an existing file.
+temporary name of its own first so an interrupted save cannot destroy an existing file.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,11 +46,16 @@ def refuse_overwrite(path: str | os.PathLike, overwrite: bool = False) -> Path:
 def atomic_write(
     path: str | os.PathLike, write: Callable[[Path], object], overwrite: bool = False
 ) -> Path:
-    """Write a file all at once: ``write(tmp)`` to ``<path>.partial``, then rename it.
+    """Write a file all at once: ``write(tmp)`` to a temporary file, then rename it.
 
-    The rename (:func:`os.replace`) is atomic, so ``path`` holds either its old
-    content or the complete new one, never half a file; the temporary file is
-    removed if ``write`` fails.
+    The temporary file is bdfm's own: it lies in a new folder with a unique name
+    (``.<name>.<random>.partial``) next to ``path``, so no file of the user's is
+    replaced or removed, and writes of the same ``path`` at the same time (threads,
+    processes) never share it. Being in the same folder, it is on the same file
+    system, where the rename (:func:`os.replace`) is atomic: ``path`` holds either
+    its old content or the complete new one, never half a file. Created by
+    ``write`` with the usual permissions (umask), it keeps them once renamed. The
+    temporary folder is removed whether ``write`` succeeds or fails.
 
     Parameters
     ----------
@@ -67,13 +74,13 @@ def atomic_write(
         ``path`` exists and ``overwrite`` is false (nothing is written).
     """
     path = refuse_overwrite(path, overwrite)
-    tmp = path.with_name(path.name + ".partial")
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
+        tmp = folder / path.name
         write(tmp)
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        shutil.rmtree(folder, ignore_errors=True)
     return path
 
 

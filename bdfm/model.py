@@ -15,14 +15,38 @@ from bdfm.data import Panel, Scaling, prepare_panel
 from bdfm.dims import factor_labels
 from bdfm.params import param_shapes, validate_params
 from bdfm.spec import DFMSpec
-from bdfm.statespace.assemble import dfm_loglike_pointwise, stationary_cov, transition_top
+from bdfm.statespace.assemble import dfm_loglike_pointwise
+from bdfm.statespace.inputs import filter_inputs
 from bdfm.statespace.kalman import FilterResult, SmootherResult, filter_states, smooth_states
-from bdfm.statespace.stats import ar1_inputs, obs_stats_ar1, obs_stats_iid
+from bdfm.statespace.stats import ar1_inputs
 from bdfm.statespace.warmup import compile_with_warmup
 
-__all__ = ["DynamicFactorModel"]
+__all__ = ["DynamicFactorModel", "min_dates"]
 
 log = logging.getLogger(__name__)
+
+
+def min_dates(spec: DFMSpec) -> tuple[int, str]:
+    """Fewest dates with data that ``spec`` can be fitted to, and why (for the error).
+
+    Every series regresses on the k factors with k loadings and an idiosyncratic sd
+    (and an AR coefficient under "ar1"); every equation of the factor VAR(p) has p*k
+    coefficients on the p lagged dates. With no more dates than those parameters the
+    fit is exact: the idiosyncratic variances go to zero and the optimiser or sampler
+    "converges" to a degenerate answer. So at least one date more than each needs.
+    """
+    k, p = spec.n_factors, spec.factor_order
+    per_series = k + 1 + (spec.idiosyncratic == "ar1")
+    per_equation = p * k
+    need = max(per_series + 1, p + per_equation + 1)
+    why = (
+        f"with n_factors={k}, factor_order={p} and idiosyncratic={spec.idiosyncratic!r}, "
+        f"each series has {per_series} parameters and each factor VAR equation "
+        f"{per_equation} coefficients on {p} lagged date(s), and the dates must outnumber "
+        "them or the fit is exact with zero idiosyncratic variance; use more dates, fewer "
+        "factors or a lower factor_order"
+    )
+    return need, why
 
 
 class DynamicFactorModel:
@@ -79,8 +103,13 @@ class DynamicFactorModel:
             standardize=standardize,
         )
         self.scaling_given = scaling is not None
+        min_time, why = min_dates(self.spec)
         self.panel: Panel = prepare_panel(
-            data, standardize=standardize, min_time=factor_order + 2, scaling=scaling
+            data,
+            standardize=standardize,
+            min_time=min_time,
+            scaling=scaling,
+            min_time_reason=why,
         )
         if n_factors >= self.panel.n_series:
             raise ValueError(
@@ -177,21 +206,6 @@ class DynamicFactorModel:
         # numba compiles the kernels in a thread while pytensor compiles the graph
         return compile_with_warmup(inputs, outputs, self.spec.idiosyncratic, trust_input=True)
 
-    @cached_property
-    def _filter_inputs_fn(self):
-        sym = self._symbolic_params()
-        c = self._data_constants
-        top = transition_top(sym["factor_ar"], self.spec.n_state_lags)
-        var = sym["idio_sd"] ** 2
-        if self.spec.idiosyncratic == "ar1":
-            stats = obs_stats_ar1(
-                c["y"], c["y_lag"], c["m_diff"], c["m_start"], sym["loadings"], var, sym["idio_ar"]
-            )
-        else:
-            stats = obs_stats_iid(c["y"], c["mask"], sym["loadings"], var)
-        P0 = stationary_cov(top, pt.ones(self.spec.n_factors))
-        return pytensor.function(list(sym.values()), [stats.C, stats.b, top, P0], trust_input=True)
-
     def _ordered(self, params: Mapping) -> list[np.ndarray]:
         checked = validate_params(params, self.spec, self.n_series)
         return [checked[n] for n in self.param_names]
@@ -219,9 +233,20 @@ class DynamicFactorModel:
         return float(out[0]), dict(zip(self.param_names, out[1:], strict=True))
 
     def _filter_with_transition(self, params: Mapping) -> tuple[FilterResult, np.ndarray]:
-        C, b, top, P0 = self._filter_inputs_fn(*self._ordered(params))
-        q = np.ones((self.n_time, self.spec.n_factors))
-        return filter_states(C, b, top, q, P0), top
+        c = self._data_constants
+        p = dict(zip(self.param_names, self._ordered(params), strict=True))
+        inputs = filter_inputs(
+            c["y"],
+            c["mask"],
+            p["loadings"],
+            p["factor_ar"],
+            p["idio_sd"],
+            p.get("idio_ar"),
+            n_lags=self.spec.n_state_lags,
+            ar1=c if self.spec.idiosyncratic == "ar1" else None,
+        )
+        filtered = filter_states(inputs.C, inputs.b, inputs.top, inputs.q, inputs.P0)
+        return filtered, inputs.top
 
     def filter(self, params: Mapping) -> FilterResult:
         """Predicted and filtered moments of the state (f_t, f_{t-1}, ...) at ``params``."""

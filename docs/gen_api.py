@@ -41,6 +41,7 @@ RETURNED = [
     ("bdfm.inference.mle.MLEResult", "`DynamicFactorModel.fit_mle`"),
     ("bdfm.inference.posterior_mode.MAPResult", "`DynamicFactorModel.fit_map`"),
     ("bdfm.inference.diagnostics.Diagnostics", "`FitResult.diagnostics`"),
+    ("bdfm.report.accessor.PlotAccessor", "`FitResult.plot`"),
     ("bdfm.selection.parallel.FitCollection", "`bdfm.fit_many`"),
     ("bdfm.selection.parallel.FitFailed", "`FitCollection.errors`, `FitCollection.raise_errors`"),
     ("bdfm.selection.lfo.LFOResult", "`bdfm.lfo`"),
@@ -70,7 +71,7 @@ def _signature(obj, drop_self: bool = False) -> str:
     except (TypeError, ValueError):
         return "(...)"
     params = list(sig.parameters.values())
-    if drop_self and params and params[0].name in ("self", "cls"):
+    if drop_self and params:  # the instance (``self``, or ``fit``/``model`` of an attached function)
         params = params[1:]
     params = [p.replace(annotation=_plain(p.annotation)) for p in params]
     sig = sig.replace(parameters=params, return_annotation=_plain(sig.return_annotation))
@@ -85,12 +86,18 @@ def _doc(obj) -> str:
 
 
 def _own_members(cls) -> list[tuple[str, object]]:
-    """Public methods and properties defined on ``cls`` itself, in source order."""
+    """Public methods, properties and accessors of ``cls``: its own in source order, then
+    those attached by :mod:`bdfm.api` in the order of ``bdfm.api.METHODS``."""
     out = []
     for name, member in vars(cls).items():
         if name.startswith("_"):
             continue
-        if isinstance(member, property | staticmethod | classmethod) or inspect.isfunction(member):
+        accessor = type(member).__name__ == "Accessor"  # bdfm.report.accessor.Accessor
+        if (
+            isinstance(member, property | staticmethod | classmethod)
+            or inspect.isfunction(member)
+            or accessor
+        ):
             out.append((name, member))
     return out
 
@@ -112,6 +119,12 @@ def _class(title: str, cls, returned_by: str | None = None) -> str:
         if isinstance(member, property):
             doc = _doc(member.fget) if inspect.getdoc(member.fget) else ""
             parts.append(f"#### `{short}.{name}` (property)\n\n{doc}")
+        elif type(member).__name__ == "Accessor":
+            target = member.__get__(None, cls)
+            parts.append(
+                f"#### `{short}.{name}` (accessor)\n\n`{short}.{name}` is a "
+                f"`{target.__module__}.{target.__name__}`; see below.\n"
+            )
         else:
             func = member.__func__ if isinstance(member, staticmethod | classmethod) else member
             parts.append(

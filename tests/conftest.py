@@ -6,7 +6,10 @@
   VAR(2), four series) with :func:`true_params`, data simulated from it
   (:func:`simulate_known`, :func:`draw_panel`) and :func:`known_fit`, a FitResult whose
   posterior sits at given parameters (no sampling).
-- :func:`small_ar1_fit`, one small sampled fit shared by the plot and report tests.
+- :func:`dense_original_terms`: one-step log densities of data in original units (the oracle
+  of a fit's stored log-likelihood and of LFO scores).
+- :func:`small_ar1_fit`, one small sampled (PyMC) fit shared by the plot, report, results and
+  forecast tests.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.linalg import solve_discrete_lyapunov
+from scipy.linalg import solve_discrete_lyapunov, solve_triangular
 from scipy.stats import multivariate_normal
 
 import bdfm
@@ -33,19 +36,16 @@ def dense_factor_cov(T, factor_ar):
     Q = np.zeros_like(Tm)
     Q[:k, :k] = np.eye(k)
     gamma0 = solve_discrete_lyapunov(Tm, Q)
-    # Cov(f_s, f_t) for s >= t = top-left block of Tm^(s-t) gamma0
-    cov_f = np.zeros((T * k, T * k))
+    # Cov(f_s, f_t) for s >= t = top-left block of Tm^(s-t) gamma0; Cov(f_t, f_s) its transpose
+    lag_blocks = np.empty((T, k, k))
     power = np.eye(Tm.shape[0])
-    lag_blocks = []
-    for _ in range(T):
-        lag_blocks.append((power @ gamma0)[:k, :k])
+    for h in range(T):
+        lag_blocks[h] = (power @ gamma0)[:k, :k]
         power = Tm @ power
-    for s in range(T):
-        for t in range(s + 1):
-            block = lag_blocks[s - t]
-            cov_f[s * k : (s + 1) * k, t * k : (t + 1) * k] = block
-            cov_f[t * k : (t + 1) * k, s * k : (s + 1) * k] = block.T
-    return cov_f
+    d = np.subtract.outer(np.arange(T), np.arange(T))
+    blocks = lag_blocks[np.abs(d)]
+    blocks = np.where((d >= 0)[..., None, None], blocks, np.swapaxes(blocks, -1, -2))
+    return blocks.transpose(0, 2, 1, 3).reshape(T * k, T * k)
 
 
 def dense_idio_cov(obs, idio_sd, idio_ar=None, restart_after_gaps=True):
@@ -86,6 +86,32 @@ def dense_loglike(y, loadings, factor_ar, idio_sd, idio_ar=None, restart_after_g
     keep = obs.ravel()
     yv = y.ravel()[keep]
     return multivariate_normal(mean=np.zeros(keep.sum()), cov=cov[np.ix_(keep, keep)]).logpdf(yv)
+
+
+def dense_original_terms(y, params, mean, scale):
+    """One-step log densities ``log p(y_t | y_{1:t-1})`` (T,) of data in ORIGINAL units.
+
+    ``y`` (T, N) is in original units, NaN where missing; ``params`` are in the model
+    units of the scaling ``original = mean + scale * model``. Cov(vec y) is the dense
+    joint Gaussian of :func:`dense_loglike` (AR(1) errors restart after interior gaps)
+    scaled by ``scale``; in time-major order the Cholesky factor of the observed
+    entries' covariance gives each entry's conditional density given all earlier
+    entries (``-z_j**2 / 2 - log L_jj - log(2 pi) / 2``), summed here per date.
+    Independent of bdfm's filters and of its Jacobian bookkeeping.
+    """
+    T, N = y.shape
+    obs = ~np.isnan(y)
+    big_lam = np.kron(np.eye(T), params["loadings"])
+    cov = big_lam @ dense_factor_cov(T, params["factor_ar"]) @ big_lam.T
+    cov += dense_idio_cov(obs, params["idio_sd"], params.get("idio_ar"), True)
+    s = np.tile(scale, T)
+    cov *= np.outer(s, s)
+    keep = obs.ravel()
+    chol = np.linalg.cholesky(cov[np.ix_(keep, keep)])
+    z = solve_triangular(chol, (y - mean).ravel()[keep], lower=True)
+    per_entry = -0.5 * z**2 - np.log(np.diag(chol)) - 0.5 * np.log(2 * np.pi)
+    rows = np.repeat(np.arange(T), N)[keep]
+    return np.bincount(rows, weights=per_entry, minlength=T)
 
 
 def dense_factor_posterior(y, loadings, factor_ar, idio_sd, idio_ar=None):
@@ -231,7 +257,7 @@ def rng():
 
 @pytest.fixture(scope="session")
 def small_ar1_fit() -> FitResult:
-    """One small sampled AR(1) fit shared by the plot and report tests (PyMC's NUTS compiles fastest).
+    """One small sampled AR(1) fit shared by several test files (PyMC's NUTS compiles fastest).
 
     150 dates of 8 series, series 3 starting late (30 dates missing) and series 6
     ending early (a ragged edge of 3 dates); 2 chains of 100 draws.
@@ -261,7 +287,7 @@ COMPARE_FIT = {
 def k_fits():
     """Fits with k = 1, 2, 3 (PyMC, 2 x 150 draws) of a panel simulated with 2 factors."""
     from bdfm.selection.parallel import fit_many
-    from bdfm.simulate import random_params
+    from bdfm.simulation import random_params
 
     spec = bdfm.DFMSpec(n_factors=2)
     rng = np.random.default_rng(4)

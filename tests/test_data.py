@@ -1,5 +1,7 @@
 """Bad input gets one clear error naming every problem; NaN is data."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,6 +46,7 @@ def test_input_frame_is_not_modified():
             "infinite values in 's2'",
         ),
         (lambda d: d.assign(s0=3.0), "constant series"),
+        (lambda d: d.assign(s0=1.0 + np.finfo(float).eps * (d["s1"] > 0)), "rounding): 's0'"),
         (lambda d: d.assign(s3=np.nan), "entirely missing: 's3'"),
         (lambda d: pd.concat([d, d.iloc[[5]]]).sort_index(), "duplicated dates: 2020-01-06"),
         (lambda d: d.iloc[::-1], "not sorted"),
@@ -56,6 +59,12 @@ def test_input_frame_is_not_modified():
             "index must hold dates",
         ),
         (lambda d: d.reset_index(drop=True), "index must hold dates, got RangeIndex"),
+        (lambda d: d.assign(s1=d["s1"] + 1j), "complex-valued column(s): 's1'"),
+        (
+            lambda d: d.assign(s2=d["s2"] * 1e-310),
+            "too small to compute with (below 2.23e-308, the smallest normal double): 's2'",
+        ),
+        (lambda d: d.assign(s3=2.5 * d["s0"]), "'s0' and 's3'"),
     ],
 )
 def test_bad_input_raises_clear_error(mutate, fragment):
@@ -136,3 +145,88 @@ def test_given_scaling_is_used_and_checked():
         prepare_panel(df, scaling=Scaling(np.zeros(2), np.ones(2)))
     with pytest.raises(ValueError, match="positive"):
         prepare_panel(df, scaling=Scaling(np.zeros(3), np.array([1.0, 0.0, 1.0])))
+
+
+@pytest.mark.parametrize("factor", [1e200, 1e-300, -1e300])
+def test_extreme_scales_give_the_same_standardised_panel(factor):
+    df = _frame()
+    df.iloc[3, 1] = np.nan
+    base = prepare_panel(df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow / underflow / division warnings
+        panel = prepare_panel(df * factor)
+    np.testing.assert_array_equal(panel.mask, base.mask)
+    sign = np.sign(factor)  # a negative factor flips the standardised values
+    np.testing.assert_allclose(panel.values, sign * base.values, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(panel.scaling.scale, abs(factor) * base.scaling.scale, rtol=1e-12)
+    np.testing.assert_allclose(panel.scaling.mean, factor * base.scaling.mean, rtol=1e-12)
+    back = panel.scaling.to_original(panel.values)
+    np.testing.assert_allclose(back, df.to_numpy() * factor, rtol=1e-12)
+    np.testing.assert_allclose(
+        panel.log_jacobian(), base.log_jacobian() - panel.mask.sum(1) * np.log(abs(factor))
+    )
+
+
+def test_extreme_values_are_refused_without_standardisation():
+    with pytest.raises(ValueError, match=r"'s1'.*standardize=True"):
+        prepare_panel(_frame().assign(s1=lambda d: d["s1"] * 1e200), standardize=False)
+    with pytest.raises(ValueError, match=r"'s0'.*standardize=True"):
+        prepare_panel(_frame().assign(s0=lambda d: d["s0"] * 1e-200), standardize=False)
+    prepare_panel(_frame() * 1e6, standardize=False)  # large but harmless
+
+
+@pytest.mark.parametrize(
+    "mutate, pair",
+    [
+        (lambda d: d.assign(s2=d["s0"]), "'s0' and 's2'"),  # exact duplicate
+        (lambda d: d.assign(s3=5.0 - 3.0 * d["s1"]), "'s1' and 's3'"),  # affine, negative
+        (lambda d: d.assign(s3=d["s1"] * (1 + 1e-13 * d["s2"])), "'s1' and 's3'"),  # near-exact
+        (lambda d: d.assign(s2=d["s0"].iloc[5:] * 1e200), "'s0' and 's2'"),  # ragged, huge
+    ],
+)
+def test_collinear_series_are_named(mutate, pair):
+    with pytest.raises(ValueError, match="Invalid data") as err:
+        prepare_panel(mutate(_frame()))
+    msg = str(err.value)
+    assert pair in msg
+    assert "drop one" in msg
+
+
+def test_collinear_check_lists_every_pair_and_spares_short_overlaps():
+    df = _frame(N=5).assign(s3=lambda d: d["s0"] * 2, s4=lambda d: -d["s1"])
+    with pytest.raises(ValueError) as err:
+        prepare_panel(df)
+    assert "'s0' and 's3'" in str(err.value) and "'s1' and 's4'" in str(err.value)
+    # two series seen together on only two dates are trivially collinear there: not flagged
+    short = _frame()
+    short.iloc[2:, 3] = np.nan
+    prepare_panel(short)
+    # strongly but not perfectly correlated series are fine
+    rng = np.random.default_rng(5)
+    prepare_panel(_frame().assign(s3=lambda d: d["s0"] + 1e-4 * rng.standard_normal(len(d))))
+
+
+def test_too_few_dates_for_the_number_of_factors():
+    df = _frame(T=4, N=6)
+    with pytest.raises(ValueError, match="too few time points") as err:
+        bdfm.DynamicFactorModel(df, 3)
+    msg = str(err.value)
+    assert "need at least 5" in msg and "n_factors=3" in msg
+    bdfm.DynamicFactorModel(_frame(T=5, N=6), 3)
+    with pytest.raises(ValueError, match="need at least 6"):
+        bdfm.DynamicFactorModel(_frame(T=5, N=6), 3, idiosyncratic="ar1")
+    with pytest.raises(ValueError, match="need at least 7"):  # VAR(2) of 2 factors
+        bdfm.DynamicFactorModel(_frame(T=6, N=6), 2, factor_order=2)
+    # dates without any observation do not count
+    padded = _frame(T=8, N=6)
+    padded.iloc[:4] = np.nan
+    with pytest.raises(ValueError, match="too few time points: 4 dates with data"):
+        bdfm.DynamicFactorModel(padded, 3)
+
+
+def test_missing_dates_are_not_also_reported_as_unsorted():
+    df = _frame()
+    df.index = df.index.insert(3, pd.NaT)[: len(df)]
+    with pytest.raises(ValueError, match="missing dates") as err:
+        bdfm.DynamicFactorModel(df, 1)
+    assert "not sorted" not in str(err.value)

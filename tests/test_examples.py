@@ -13,9 +13,15 @@ EXAMPLES = sorted(
     for p in (pathlib.Path(__file__).parents[1] / "examples").glob("*.py")
     if p.name not in OWN_TESTS
 )
+# several Bayesian fits each (35-45 s on 2 cores): in the slow set, run with -m slow
+SLOW = {"choose_factors.py", "portfolio_risk.py"}
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW else p for p in EXAMPLES],
+    ids=lambda p: p.name,
+)
 def test_example_runs(path):
     out = subprocess.run(
         [sys.executable, str(path), "--fast"], capture_output=True, text=True, timeout=600

@@ -28,6 +28,7 @@ def run(name: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_macro_nowcast():
     out = run("macro_nowcast.py", "--fast")
     assert out.returncode == 0, out.stderr[-2000:]

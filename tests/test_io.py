@@ -8,6 +8,7 @@ import xarray as xr
 import bdfm
 from bdfm.dims import CHAIN, DRAW, FACTOR, FACTOR_FROM, LAG, SERIES, TIME
 from bdfm.inference.fitting import assemble_idata, prepare_bayes
+from bdfm.io import atomic_write
 from bdfm.results import FitResult
 from bdfm.spec import DFMSpec
 
@@ -81,3 +82,45 @@ def test_bad_files_give_clear_errors(small_fit, tmp_path):
     with pytest.raises(ValueError, match="altered"):
         bdfm.load(altered)
     assert isinstance(small_fit.idata.observed_data, xr.Dataset)
+
+
+def test_save_leaves_a_users_partial_file_alone(small_fit, tmp_path):
+    """The temporary file is bdfm's own: ``<path>.partial`` may be the user's."""
+    theirs = tmp_path / "a.nc.partial"
+    theirs.write_text("the user's file")
+    small_fit.save(tmp_path / "a.nc")
+    assert theirs.read_text() == "the user's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nc", "a.nc.partial"]
+
+
+def test_simultaneous_writes_use_their_own_temporary_files(tmp_path):
+    """A second write of the same path starting while the first is under way (another
+    thread or process) neither shares nor deletes the first one's temporary file."""
+    path = tmp_path / "out.txt"
+    temporaries = []
+
+    def inner(tmp):
+        temporaries.append(tmp)
+        tmp.write_text("second")
+
+    def outer(tmp):
+        temporaries.append(tmp)
+        tmp.write_text("first")
+        atomic_write(path, inner, overwrite=True)  # starts and ends during the first write
+        assert tmp.read_text() == "first"
+
+    assert atomic_write(path, outer) == path
+    assert temporaries[0] != temporaries[1]
+    assert all(tmp_path in t.parents for t in temporaries)  # same file system: atomic rename
+    assert path.read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]  # nothing left behind
+
+
+def test_failed_write_leaves_no_temporary_file(tmp_path):
+    def fail(tmp):
+        tmp.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(tmp_path / "out.txt", fail)
+    assert not list(tmp_path.iterdir())

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import bdfm
-from bdfm.simulate import random_params, simulate
+from bdfm.simulation import random_params, simulate
 from bdfm.spec import DFMSpec
 
 sm = pytest.importorskip("statsmodels.api")
@@ -149,3 +149,18 @@ def test_numba_backend_matches_default_for_the_model_graph(idio, rng):
     nb_mode = pytensor.function(inputs, outs, mode="NUMBA")(*args)
     for a, b in zip(c_mode, nb_mode):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_fit_mle_is_invariant_to_extreme_data_scales(rng):
+    """Data of order 1e200 or 1e-300 give the fit of the unscaled data (no overflow to
+    an infinite scale with zero loadings, no LinAlgError)."""
+    from bdfm.inference.mle import fit_mle
+
+    spec = DFMSpec(n_factors=1, factor_order=1)
+    data, _ = _panel(rng, spec, N=4, T=60)
+    base = fit_mle(bdfm.DynamicFactorModel(data, 1))
+    for factor in (1e200, 1e-300):
+        res = fit_mle(bdfm.DynamicFactorModel(data * factor, 1))
+        assert res.converged
+        np.testing.assert_allclose(res.params["loadings"], base.params["loadings"], atol=1e-6)
+        np.testing.assert_allclose(res.params["idio_sd"], base.params["idio_sd"], atol=1e-6)

@@ -32,7 +32,7 @@ from bdfm.inference.identification import rsp_align
 from bdfm.inference.mle import fit_mle, initial_params
 from bdfm.inference.posterior_mode import find_map
 from bdfm.inference.pymc_model import BayesSpec, build_pymc_model, make_bayes_spec, model_priors
-from bdfm.inference.samplers import default_sampler, run_sampler
+from bdfm.inference.samplers import check_sampling_options, default_sampler, run_sampler
 from bdfm.inference.start import identified_params, point_to_free
 from bdfm.priors import priors_to_json
 from bdfm.statespace.simsmoother import simulation_smoother
@@ -217,13 +217,13 @@ def assemble_idata(
 
 def fit_bayes(
     model,
-    *,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
     sampler: str | None = None,
     random_seed: int | None = None,
     progressbar: bool = True,
+    *,
     priors=None,
     init: str = "mle",
     loadings: str = "shrinkage",
@@ -259,8 +259,19 @@ def fit_bayes(
         chain with ``sampler="pymc"``.
     **sampler_kwargs
         Keyword arguments for the sampler.
+
+    Raises
+    ------
+    ValueError
+        Before any work: ``draws`` or ``chains`` not an integer >= 1, ``tune`` not
+        an integer >= 0, an unknown sampler or ``init``.
+    ImportError
+        The sampler's optional dependency is not installed.
+    KeyboardInterrupt
+        Ctrl-C, also one the sampler catches (nothing partial is returned).
     """
     sampler = sampler or default_sampler()
+    check_sampling_options(draws, tune, chains, sampler)
     if init not in ("mle", "map"):
         raise ValueError(f"init must be 'mle' or 'map', got {init!r}")
     meta: dict = {"sampler": sampler, "tune": tune}

@@ -21,7 +21,7 @@ import pytensor.tensor as pt
 from bdfm.dims import FACTOR, factor_labels
 from bdfm.inference.optim import maximize
 from bdfm.inference.transforms import stationary_var, stationary_var_inverse_diagonal
-from bdfm.statespace.inputs import companion_matrix
+from bdfm.statespace.inputs import stationary_cov, transition_top
 from bdfm.statespace.warmup import compile_with_warmup
 
 __all__ = ["MLEResult", "fit_mle", "initial_params"]
@@ -108,13 +108,8 @@ class MLEResult:
     def common_share(self) -> pd.Series:
         """Share of each series' variance explained by the factors (at the MLE)."""
         A = self.params["factor_ar"]
-        k = A.shape[1]
-        Tm = companion_matrix(A)
-        Q = np.zeros_like(Tm)
-        Q[:k, :k] = np.eye(k)
-        from scipy.linalg import solve_discrete_lyapunov
-
-        sigma_f = solve_discrete_lyapunov(Tm, Q)[:k, :k]
+        k, p = A.shape[1], A.shape[0]
+        sigma_f = stationary_cov(transition_top(A, p))[:k, :k]
         lam = self.params["loadings"]
         common = np.einsum("ij,jk,ik->i", lam, sigma_f, lam)
         idio = self.params["idio_sd"] ** 2
@@ -146,6 +141,20 @@ class MLEResult:
         return "\n".join(lines)
 
 
+#: |atanh(ρ)| beyond which tanh rounds to ±1 in float64 (tanh(18) = 1 - 4.4e-16 < 1)
+ATANH_MAX = 18.0
+
+
+def ar1_coefficient(free):
+    """``tanh`` of the free AR(1) parameter, its argument clipped to ``±ATANH_MAX``.
+
+    A larger argument would round ρ to exactly ±1, where the stationary variance
+    σ²/(1-ρ²) and log(1-ρ²) are infinite; clipped, ρ stays inside (-1, 1) and the
+    log-likelihood finite (its gradient in the clipped region is zero).
+    """
+    return pt.tanh(pt.clip(free, -ATANH_MAX, ATANH_MAX))
+
+
 def _compile_objective(model):
     """Compiled (total log-likelihood, gradients) and the map to parameters, on the free scale."""
     shapes = model.param_shapes()
@@ -156,7 +165,7 @@ def _compile_objective(model):
         "idio_sd": pt.exp(raw["idio_sd"]),
     }
     if "idio_ar" in raw:
-        params["idio_ar"] = pt.tanh(raw["idio_ar"])
+        params["idio_ar"] = ar1_coefficient(raw["idio_ar"])
     total = model.loglike_graph(**params).sum()
     inputs = list(raw.values())
     value_and_grad = compile_with_warmup(

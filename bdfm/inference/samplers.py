@@ -3,21 +3,37 @@
 Every chain starts from the same point (a point estimate in the identified form)
 without jitter, and BLAS is limited to one thread while the chains run (several
 chains on a few cores with multi-threaded BLAS oversubscribe the machine).
+
+Ctrl-C stops a run: nutpie and PyMC catch ``KeyboardInterrupt`` and return the
+draws made so far, so :func:`run_sampler` notes the interrupt itself and raises
+``KeyboardInterrupt`` instead of returning a partial trace.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
+import numbers
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 
 import arviz as az
+import numpy as np
 import pymc as pm
 from threadpoolctl import threadpool_limits
 
-__all__ = ["SAMPLERS", "default_sampler", "run_sampler"]
+__all__ = [
+    "SAMPLERS",
+    "check_sampling_options",
+    "default_sampler",
+    "require_sampler",
+    "run_sampler",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -38,7 +54,16 @@ def default_sampler() -> str:
     return "nutpie" if _installed("nutpie") else "pymc"
 
 
-def _require(sampler: str) -> None:
+def require_sampler(sampler: str) -> None:
+    """Check that ``sampler`` is known and installed.
+
+    Raises
+    ------
+    ValueError
+        Unknown sampler name.
+    ImportError
+        Its optional dependency is not installed (the message names the extra).
+    """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
     if sampler in _EXTRAS:
@@ -50,6 +75,82 @@ def _require(sampler: str) -> None:
             )
     if sampler in ("numpyro", "blackjax"):
         from bdfm.statespace import jax_ops  # noqa: F401  (registers the JAX backend)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+
+
+def check_sampling_options(draws: object, tune: object, chains: object, sampler: str) -> None:
+    """Refuse bad sampling options before any work (they used to fail after compiling).
+
+    Parameters
+    ----------
+    draws, tune, chains : the options as given: integers, ``draws >= 1``,
+        ``tune >= 0``, ``chains >= 1`` (Python or NumPy integers; not bool).
+    sampler : a name of :data:`SAMPLERS`, installed (see :func:`require_sampler`).
+
+    Raises
+    ------
+    ValueError
+        An option out of range or not an integer, or an unknown sampler.
+    ImportError
+        The sampler's optional dependency is missing.
+    """
+    for name, value, low, typical in (
+        ("draws", draws, 1, 1000),
+        ("tune", tune, 0, 1000),
+        ("chains", chains, 1, 4),
+    ):
+        if not _is_int(value) or value < low:
+            raise ValueError(
+                f"{name} must be an integer >= {low}, got {value!r}; e.g. {name}={typical}"
+            )
+    require_sampler(sampler)
+
+
+@contextlib.contextmanager
+def _noting_interrupts() -> Iterator[list[int]]:
+    """Note every SIGINT (Ctrl-C) while the block runs, even one a sampler swallows.
+
+    The handler in place still runs (Python's raises ``KeyboardInterrupt``); the
+    returned list gets an entry per signal. Outside the main thread, or when SIGINT
+    is ignored or left to the system, nothing is installed (the list stays empty).
+    """
+    seen: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield seen
+        return
+
+    def handler(signum, frame):
+        seen.append(signum)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _check_complete(idata: az.InferenceData, draws: int, chains: int) -> None:
+    """Raise KeyboardInterrupt for a partial trace (a sampler returns one when interrupted).
+
+    A complete trace has ``chains`` chains of ``draws`` draws; nutpie pads a chain
+    that stopped before the others with NaN, so a NaN in a last draw also counts.
+    """
+    post = idata.posterior if "posterior" in idata.groups() else None
+    if post is None or post.sizes.get("chain", 0) < chains or post.sizes.get("draw", 0) < draws:
+        got = (0, 0) if post is None else (post.sizes.get("chain", 0), post.sizes.get("draw", 0))
+        raise KeyboardInterrupt(
+            f"sampling was interrupted: {got[0]} chain(s) x {got[1]} draws of {chains} x {draws}"
+        )
+    for var in post.data_vars.values():
+        if np.issubdtype(var.dtype, np.floating) and np.isnan(var.isel(draw=-1).values).any():
+            raise KeyboardInterrupt(
+                f"sampling was interrupted: a chain of {var.name!r} stopped early"
+            )
 
 
 def run_sampler(
@@ -64,57 +165,124 @@ def run_sampler(
     initvals: dict,
     **kwargs,
 ) -> tuple[az.InferenceData, dict[str, float]]:
-    """Sample; returns InferenceData (posterior, sample_stats) and timings in seconds."""
-    _require(sampler)
+    """Sample; returns InferenceData (posterior, sample_stats) and timings in seconds.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        Ctrl-C while sampling (caught by the sampler or not), or a partial trace.
+    """
+    check_sampling_options(draws, tune, chains, sampler)
     cores = kwargs.pop("cores", min(chains, os.cpu_count() or 1))
     timings: dict[str, float] = {}
-    with threadpool_limits(limits=1):
-        if sampler == "nutpie":
-            import nutpie
-
-            t0 = time.perf_counter()
-            compiled = nutpie.compile_pymc_model(
-                pm_model, initial_points=initvals, jitter_rvs=set()
-            )
-            timings["compile_s"] = time.perf_counter() - t0
-            # a low-rank mass-matrix correction: the rotation left free by the
-            # anchors moves all loadings of a factor together (ESS 113 -> 2000 measured)
-            kwargs.setdefault("low_rank_modified_mass_matrix", True)
-            kwargs.setdefault("save_warmup", False)
-            t0 = time.perf_counter()
-            idata = nutpie.sample(
-                compiled,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                cores=cores,
-                seed=random_seed,
-                progress_bar=progressbar,
-                **kwargs,
-            )
-            timings["sample_s"] = time.perf_counter() - t0
-        else:
-            t0 = time.perf_counter()
-            with pm_model:
-                extra = {}
-                if sampler == "pymc" and cores > 1 and "jax" in sys.modules:
-                    # forking a process that runs JAX threads can deadlock
-                    kwargs.setdefault("mp_ctx", "forkserver")
-                if sampler != "pymc":  # every chain starts at initvals, as with nutpie
-                    nuts_kwargs = {"jitter": False, **kwargs.pop("nuts_sampler_kwargs", {})}
-                    extra = {"nuts_sampler": sampler, "nuts_sampler_kwargs": nuts_kwargs}
-                idata = pm.sample(
-                    draws=draws,
-                    tune=tune,
-                    chains=chains,
-                    cores=cores,
-                    random_seed=random_seed,
-                    progressbar=progressbar,
-                    initvals=initvals,
-                    init="adapt_diag",
-                    compute_convergence_checks=False,
-                    **extra,
-                    **kwargs,
-                )
-            timings["sample_s"] = time.perf_counter() - t0
+    common = {
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "cores": cores,
+        "random_seed": random_seed,
+        "progressbar": progressbar,
+        "initvals": initvals,
+        "timings": timings,
+    }
+    with threadpool_limits(limits=1), _noting_interrupts() as interrupts:
+        try:
+            if sampler == "nutpie":
+                idata = _sample_nutpie(pm_model, **common, **kwargs)
+            else:
+                idata = _sample_pymc(pm_model, sampler, **common, **kwargs)
+        except Exception:
+            if interrupts:  # the sampler failed on its way out of an interrupt
+                raise KeyboardInterrupt("sampling was interrupted") from None
+            raise
+    if interrupts:  # the sampler caught the interrupt and returned what it had
+        raise KeyboardInterrupt("sampling was interrupted")
+    _check_complete(idata, draws, chains)
     return idata, timings
+
+
+def _sample_nutpie(
+    pm_model: pm.Model,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    cores: int,
+    random_seed: int | None,
+    progressbar: bool,
+    initvals: dict,
+    timings: dict[str, float],
+    **kwargs,
+) -> az.InferenceData:
+    """nutpie: compile, then sample in the background and wait (Ctrl-C cancels)."""
+    import nutpie
+
+    t0 = time.perf_counter()
+    compiled = nutpie.compile_pymc_model(pm_model, initial_points=initvals, jitter_rvs=set())
+    timings["compile_s"] = time.perf_counter() - t0
+    # a low-rank mass-matrix correction: the rotation left free by the
+    # anchors moves all loadings of a factor together (ESS 113 -> 2000 measured)
+    kwargs.setdefault("low_rank_modified_mass_matrix", True)
+    kwargs.setdefault("save_warmup", False)
+    t0 = time.perf_counter()
+    # in the background and waited for here, so that Ctrl-C reaches bdfm:
+    # nutpie.sample(blocking=True) catches it and returns the draws made so far
+    background = nutpie.sample(
+        compiled,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        seed=random_seed,
+        progress_bar=progressbar,
+        blocking=False,
+        **kwargs,
+    )
+    try:
+        idata = background.wait()
+    except BaseException:
+        background.cancel()  # stop the chains, keep nothing
+        raise
+    timings["sample_s"] = time.perf_counter() - t0
+    return idata
+
+
+def _sample_pymc(
+    pm_model: pm.Model,
+    sampler: str,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    cores: int,
+    random_seed: int | None,
+    progressbar: bool,
+    initvals: dict,
+    timings: dict[str, float],
+    **kwargs,
+) -> az.InferenceData:
+    """PyMC's NUTS, or numpyro / blackjax through PyMC."""
+    t0 = time.perf_counter()
+    with pm_model:
+        extra = {}
+        if sampler == "pymc" and cores > 1 and "jax" in sys.modules:
+            # forking a process that runs JAX threads can deadlock
+            kwargs.setdefault("mp_ctx", "forkserver")
+        if sampler != "pymc":  # every chain starts at initvals, as with nutpie
+            nuts_kwargs = {"jitter": False, **kwargs.pop("nuts_sampler_kwargs", {})}
+            extra = {"nuts_sampler": sampler, "nuts_sampler_kwargs": nuts_kwargs}
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            initvals=initvals,
+            init="adapt_diag",
+            compute_convergence_checks=False,
+            **extra,
+            **kwargs,
+        )
+    timings["sample_s"] = time.perf_counter() - t0
+    return idata

@@ -43,10 +43,8 @@ import xarray as xr
 
 from bdfm.dims import CHAIN, DRAW, FACTOR, SERIES, TIME, factor_labels
 from bdfm.draws import stack_draws
-from bdfm.statespace import stats_kernels as sk
-from bdfm.statespace.inputs import companion_matrix
+from bdfm.statespace import inputs
 from bdfm.statespace.kalman import FilterResult, filter_states, smooth_states
-from bdfm.statespace.stats import ar1_inputs
 
 if TYPE_CHECKING:
     from bdfm.results import FitResult
@@ -76,11 +74,11 @@ QUANTILE = "quantile"
 
 # ---------------------------------------------------------------------------- helpers
 def state_companion(factor_ar: np.ndarray, n_lags: int) -> np.ndarray:
-    """(p, k, k) VAR coefficients -> (k n_lags, k n_lags) companion, zero-padded lags."""
-    p, k, _ = factor_ar.shape
-    padded = np.zeros((max(p, n_lags), k, k))
-    padded[:p] = factor_ar
-    return companion_matrix(padded)
+    """(p, k, k) VAR coefficients -> (k n_lags, k n_lags) companion, zero-padded lags.
+
+    :func:`bdfm.statespace.inputs.state_companion`.
+    """
+    return inputs.state_companion(factor_ar, n_lags)
 
 
 def last_observed(mask: np.ndarray) -> np.ndarray:
@@ -106,13 +104,7 @@ def stationary_state_cov(
     -------
     (m, m), or (J, m, m) for J sets of shock variances.
     """
-    factor_ar = np.asarray(factor_ar, dtype=float)
-    k = factor_ar.shape[1]
-    top = np.ascontiguousarray(state_companion(factor_ar, n_lags)[:k])
-    q = np.ones(k) if shock_var is None else np.ascontiguousarray(shock_var, dtype=float)
-    if q.ndim == 1:
-        return sk.lyapunov(top, q)
-    return np.stack([sk.lyapunov(top, row) for row in q])
+    return inputs.stationary_cov(inputs.transition_top(factor_ar, n_lags), shock_var)
 
 
 def idio_ar(params: Mapping) -> np.ndarray:
@@ -138,21 +130,17 @@ def _filter(
     keeps the loops over thousands of draws fast. The filter and smoother
     themselves are :mod:`bdfm.statespace.kalman`'s.
     """
-    lam = np.ascontiguousarray(params["loadings"], dtype=float)
-    var = np.ascontiguousarray(params["idio_sd"], dtype=float) ** 2
-    k = lam.shape[1]
-    F = state_companion(np.asarray(params["factor_ar"], dtype=float), n_lags)
-    top = np.ascontiguousarray(F[:k])
-    y = np.ascontiguousarray(y, dtype=float)
-    if params.get("idio_ar") is None:
-        C, b, _ = sk.iid_stats_unscaled(y, np.ascontiguousarray(mask, dtype=float), lam, var)
-    else:
-        c = ar1_inputs(y, np.asarray(mask, dtype=bool))
-        rho = np.ascontiguousarray(params["idio_ar"], dtype=float)
-        C, b, _ = sk.ar1_stats_unscaled(y, c["y_lag"], c["m_diff"], c["m_start"], lam, var, rho)
-    q = np.ones((y.shape[0], k))
-    P0 = sk.lyapunov(top, np.ones(k))
-    return F, filter_states(C, b, top, q, P0)
+    fi = inputs.filter_inputs(
+        y,
+        mask,
+        params["loadings"],
+        params["factor_ar"],
+        params["idio_sd"],
+        params.get("idio_ar"),
+        n_lags=n_lags,
+    )
+    F = state_companion(params["factor_ar"], n_lags)
+    return F, filter_states(fi.C, fi.b, fi.top, fi.q, fi.P0)
 
 
 def kalman_filter(

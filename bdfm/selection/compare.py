@@ -101,6 +101,20 @@ def _check_same_data(fits: Mapping) -> None:
             )
 
 
+def _check_distinct_names(fits: Mapping) -> None:
+    """Refuse names that become the same text (the table's index): one fit would vanish."""
+    seen: dict[str, list] = {}
+    for name in fits:
+        seen.setdefault(str(name), []).append(name)
+    clashes = [keys for keys in seen.values() if len(keys) > 1]
+    if clashes:
+        shown = "; ".join(" and ".join(map(repr, keys)) for keys in clashes)
+        raise ValueError(
+            f"fits {shown} have the same name once written as text (the table's row "
+            "labels), so one would silently replace the other; give every fit a distinct name"
+        )
+
+
 def comparison_table(
     pointwise: Mapping[str, np.ndarray],
     p_eff: Mapping[str, float] | None = None,
@@ -170,6 +184,7 @@ def compare(
 
     if not isinstance(fits, Mapping) or len(fits) < 1:
         raise TypeError("fits must be a dict name -> FitResult (or path of a saved fit)")
+    _check_distinct_names(fits)
     fits = {
         str(n): (load(f) if isinstance(f, str | bytes) or hasattr(f, "__fspath__") else f)
         for n, f in fits.items()

@@ -37,7 +37,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from bdfm.inference.fitting import pointwise_loglik
-from bdfm.model import DynamicFactorModel
+from bdfm.model import DynamicFactorModel, min_dates
 from bdfm.selection.parallel import fit_many
 from bdfm.selection.refit import fit_options
 
@@ -158,11 +158,11 @@ def lfo(
     data = fit.idata.observed_data["y"].to_pandas()
     data.columns.name = None
     T = len(data)
-    p = fit.model.spec.factor_order
-    if not isinstance(min_train, int | np.integer) or not p + 2 <= min_train <= T - steps:
+    least, _ = min_dates(fit.model.spec)  # the fewest dates a refit can be fitted to
+    if not isinstance(min_train, int | np.integer) or not least <= min_train <= T - steps:
         raise ValueError(
-            f"min_train must be an integer between {p + 2} and T - steps = {T - steps}, "
-            f"got {min_train!r}"
+            f"min_train must be an integer between {least} (the fewest dates this "
+            f"specification can be fitted to) and T - steps = {T - steps}, got {min_train!r}"
         )
     if not isinstance(steps, int | np.integer) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")

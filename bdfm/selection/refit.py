@@ -15,6 +15,7 @@ import numpy as np
 
 from bdfm.dims import CHAIN, DRAW
 from bdfm.model import DynamicFactorModel
+from bdfm.results import fit as fit_model
 
 __all__ = ["fit_options", "refit"]
 
@@ -57,4 +58,4 @@ def refit(fit, data, **overrides):
     model_kwargs, fit_kwargs = fit_options(fit)
     if list(data.columns) != list(fit.model.panel.columns):
         raise ValueError("refit needs data with the same columns, in the same order, as the fit")
-    return fit(DynamicFactorModel(data, **model_kwargs), **{**fit_kwargs, **overrides})
+    return fit_model(DynamicFactorModel(data, **model_kwargs), **{**fit_kwargs, **overrides})

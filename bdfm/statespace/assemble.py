@@ -16,7 +16,6 @@ from bdfm.statespace.stats import obs_stats_ar1, obs_stats_iid
 from bdfm.statespace.stats_ops import lyapunov_op
 
 __all__ = [
-    "companion",
     "dfm_loglike_pointwise",
     "n_state_lags",
     "stationary_cov",
@@ -30,20 +29,16 @@ def n_state_lags(factor_order: int, idiosyncratic: str) -> int:
 
 
 def transition_top(factor_ar, n_lags: int):
-    """(p, k, k) VAR coefficients -> (k, k * n_lags) top rows of the companion matrix."""
+    """(p, k, k) VAR coefficients -> (k, k * n_lags) top rows of the companion matrix.
+
+    The symbolic counterpart of :func:`bdfm.statespace.inputs.transition_top`.
+    """
     factor_ar = pt.as_tensor_variable(factor_ar)
     p, k = factor_ar.type.shape[0], factor_ar.shape[1]
     top = pt.concatenate([factor_ar[i] for i in range(p)], axis=1) if p > 1 else factor_ar[0]
     if n_lags > p:
         top = pt.concatenate([top, pt.zeros((k, k * (n_lags - p)))], axis=1)
     return top
-
-
-def companion(top):
-    """(k, m) top rows -> (m, m) companion transition matrix."""
-    k, m = top.shape[0], top.shape[1]
-    shift = pt.concatenate([pt.eye(m - k), pt.zeros((m - k, k))], axis=1)
-    return pt.concatenate([top, shift], axis=0)
 
 
 def stationary_cov(top, q0):
@@ -55,7 +50,8 @@ def stationary_cov(top, q0):
     q0 : (k,) innovation variances.
 
     Solved by a compiled kernel with an adjoint-equation gradient
-    (:func:`bdfm.statespace.stats_kernels.lyapunov_grad`).
+    (:func:`bdfm.statespace.stats_kernels.lyapunov_grad`); the symbolic
+    counterpart of :func:`bdfm.statespace.inputs.stationary_cov`.
     """
     return lyapunov_op(top, q0)
 
@@ -95,7 +91,9 @@ def dfm_loglike_pointwise(
 
     Returns
     -------
-    (T,) tensor; its sum is the exact log-likelihood and is differentiable.
+    (T,) tensor; its sum is the exact log-likelihood and is differentiable. All
+    terms are -inf when the filter fails (a covariance that is not positive
+    definite, or non-finite statistics from a vanishing idiosyncratic variance).
     """
     factor_ar = pt.as_tensor_variable(factor_ar)
     p = factor_ar.type.shape[0]
@@ -116,4 +114,7 @@ def dfm_loglike_pointwise(
     else:
         stats = obs_stats_ar1(y, y_lag, m_diff, m_start, loadings, idio_var, idio_ar, obs_scale)
     ll_state = kalman_loglike(stats.C, stats.b, top, factor_var, P0)
-    return stats.const + ll_state
+    # The filter returns -inf everywhere when a covariance is not positive definite,
+    # which is also how non-finite statistics show up (e.g. an idiosyncratic
+    # variance whose reciprocal overflows): keep -inf rather than -inf + inf = NaN.
+    return pt.switch(pt.eq(ll_state, -np.inf), -np.inf, stats.const + ll_state)

@@ -1,15 +1,183 @@
-"""The numpy inputs of the filter, built in one place: companion matrices and friends."""
+"""The numpy inputs of the Kalman filter, built from the natural parameters in one place.
+
+The model's natural parameters are the loadings Λ (N, k), the factor VAR
+coefficients ``factor_ar`` (p, k, k), the idiosyncratic innovation sds σ (N,) and,
+for AR(1) errors, their coefficients ρ (N,). The filter
+(:func:`bdfm.statespace.kernels.filter_full`, :func:`bdfm.statespace.kalman.filter_states`)
+takes instead
+
+- the collapsed observation statistics ``C`` (T, d, d), ``b`` (T, d) and the
+  constant ``const`` (T,) (:mod:`bdfm.statespace.stats`; ``d = k`` for iid errors,
+  ``2k`` for AR(1) errors);
+- the top rows ``top`` (k, m) of the companion transition, ``m = k n_lags``, lags
+  beyond p zero-padded (:func:`transition_top`; the full matrix is
+  :func:`state_companion`);
+- the factor innovation variances ``q`` (T, k) (ones in the model);
+- ``P0`` (m, m), the stationary covariance of the companion state (:func:`stationary_cov`).
+
+:func:`filter_inputs` builds them all; every numpy caller (the model's filter and
+smoother, forecasts, backtests, the simulation smoother, simulation, the MLE summary,
+the dynamics plots) goes through these functions. The pytensor graph of the
+likelihood (:mod:`bdfm.statespace.assemble`) builds the same quantities
+symbolically, through the same numba kernels.
+"""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-__all__ = ["companion_matrix"]
+from bdfm.statespace import stats_kernels as sk
+from bdfm.statespace.stats import ar1_inputs
+
+__all__ = [
+    "FilterInputs",
+    "companion_matrix",
+    "filter_inputs",
+    "obs_stats",
+    "state_companion",
+    "stationary_cov",
+    "transition_top",
+]
+
+
+class FilterInputs(NamedTuple):
+    """Inputs of the Kalman filter at one parameter draw (see the module docstring)."""
+
+    C: np.ndarray  #: (T, d, d) observation precision statistics
+    b: np.ndarray  #: (T, d) observation score statistics
+    const: np.ndarray  #: (T,) the part of log p(y_t | y_{1:t-1}) outside the filter
+    top: np.ndarray  #: (k, m) top rows of the companion transition
+    q: np.ndarray  #: (T, k) factor innovation variances
+    P0: np.ndarray  #: (m, m) covariance of the first state
 
 
 def companion_matrix(factor_ar: np.ndarray) -> np.ndarray:
-    """(p, k, k) VAR coefficients -> (kp, kp) companion matrix."""
+    """(p, k, k) VAR coefficients -> (kp, kp) companion matrix.
+
+    Parameters
+    ----------
+    factor_ar : (p, k, k) array, ``factor_ar[l]`` the lag-(l+1) coefficient matrix.
+
+    Returns
+    -------
+    (kp, kp) array: ``[A_1 ... A_p]`` on top of a shift ``[I, 0]``.
+    """
+    factor_ar = np.asarray(factor_ar, dtype=float)
     p, k, _ = factor_ar.shape
     top = np.concatenate(list(factor_ar), axis=1)
     bottom = np.eye(k * (p - 1), k * p)
     return np.vstack([top, bottom])
+
+
+def state_companion(factor_ar: np.ndarray, n_lags: int) -> np.ndarray:
+    """(p, k, k) VAR coefficients -> (k n_lags, k n_lags) companion, lags beyond p zero.
+
+    Parameters
+    ----------
+    factor_ar : (p, k, k) array.
+    n_lags : factor lags in the state (at least p; :func:`bdfm.statespace.assemble.n_state_lags`).
+    """
+    factor_ar = np.asarray(factor_ar, dtype=float)
+    p, k, _ = factor_ar.shape
+    padded = np.zeros((max(p, n_lags), k, k))
+    padded[:p] = factor_ar
+    return companion_matrix(padded)
+
+
+def transition_top(factor_ar: np.ndarray, n_lags: int) -> np.ndarray:
+    """(p, k, k) VAR coefficients -> (k, k n_lags) top rows of :func:`state_companion`.
+
+    C-contiguous, as the numba kernels take it.
+    """
+    k = np.shape(factor_ar)[1]
+    return np.ascontiguousarray(state_companion(factor_ar, n_lags)[:k])
+
+
+def stationary_cov(top: np.ndarray, shock_var: np.ndarray | None = None) -> np.ndarray:
+    """Stationary covariance of the companion state (discrete Lyapunov equation).
+
+    Solves ``P = T P T' + R diag(q) R'`` with :func:`bdfm.statespace.stats_kernels.lyapunov`
+    (the kernel the likelihood graph uses, so both give the same numbers).
+
+    Parameters
+    ----------
+    top : (k, m) top rows of the companion transition (:func:`transition_top`).
+    shock_var : (k,) factor innovation variances q, or (J, k) for J sets of them;
+        default ones (the model's).
+
+    Returns
+    -------
+    (m, m), or (J, m, m) for J sets of shock variances. NaN if not stationary.
+    """
+    top = np.ascontiguousarray(top, dtype=float)
+    k = top.shape[0]
+    q = np.ones(k) if shock_var is None else np.ascontiguousarray(shock_var, dtype=float)
+    if q.ndim == 1:
+        return sk.lyapunov(top, q)
+    return np.stack([sk.lyapunov(top, np.ascontiguousarray(row)) for row in q])
+
+
+def obs_stats(
+    y: np.ndarray,
+    mask: np.ndarray,
+    loadings: np.ndarray,
+    idio_sd: np.ndarray,
+    idio_ar: np.ndarray | None = None,
+    ar1: dict[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Collapsed observation statistics ``(C, b, const)`` of one parameter draw.
+
+    Parameters
+    ----------
+    y : (T, N) data in model units, missing entries zero; mask : (T, N), True/1.0 where observed.
+    loadings : (N, k); idio_sd : (N,) idiosyncratic innovation sds.
+    idio_ar : (N,) AR(1) coefficients, or None for iid errors.
+    ar1 : dict, optional
+        ``y_lag``, ``m_diff``, ``m_start`` of ``y`` (:func:`bdfm.statespace.stats.ar1_inputs`),
+        computed when not given; AR(1) errors only.
+    """
+    y = np.ascontiguousarray(y, dtype=float)
+    lam = np.ascontiguousarray(loadings, dtype=float)
+    var = np.ascontiguousarray(idio_sd, dtype=float) ** 2
+    if idio_ar is None:
+        return sk.iid_stats_unscaled(y, np.ascontiguousarray(mask, dtype=float), lam, var)
+    if ar1 is None:
+        ar1 = ar1_inputs(y, np.asarray(mask, dtype=bool))
+    rho = np.ascontiguousarray(idio_ar, dtype=float)
+    return sk.ar1_stats_unscaled(y, ar1["y_lag"], ar1["m_diff"], ar1["m_start"], lam, var, rho)
+
+
+def filter_inputs(
+    y: np.ndarray,
+    mask: np.ndarray,
+    loadings: np.ndarray,
+    factor_ar: np.ndarray,
+    idio_sd: np.ndarray,
+    idio_ar: np.ndarray | None = None,
+    *,
+    n_lags: int,
+    ar1: dict[str, np.ndarray] | None = None,
+) -> FilterInputs:
+    """All inputs of the Kalman filter at one parameter draw, from the natural parameters.
+
+    Parameters
+    ----------
+    y : (T, N) data in model units, missing entries zero; mask : (T, N), True/1.0 where observed.
+    loadings : (N, k); factor_ar : (p, k, k); idio_sd : (N,); idio_ar : (N,) or None (iid).
+    n_lags : factor lags in the state (:attr:`bdfm.spec.DFMSpec.n_state_lags`).
+    ar1 : dict, optional
+        Precomputed :func:`bdfm.statespace.stats.ar1_inputs` of ``y`` (AR(1) errors only).
+
+    Returns
+    -------
+    FilterInputs
+        ``filter_states(C, b, top, q, P0)`` runs the filter; ``const + ll_state`` is
+        the pointwise log-likelihood.
+    """
+    C, b, const = obs_stats(y, mask, loadings, idio_sd, idio_ar, ar1)
+    top = transition_top(factor_ar, n_lags)
+    k = top.shape[0]
+    q = np.ones((np.shape(y)[0], k))
+    return FilterInputs(C, b, const, top, q, stationary_cov(top))

@@ -360,6 +360,19 @@ def _companion_times(A, M, out):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _companion_t_times(A, M, out):
+    """``out = T' M`` for the companion transition T (top rows A)."""
+    k, m = A.shape
+    n = M.shape[1]
+    for p in range(m):
+        for j in range(n):
+            s = M[p + k, j] if p + k < m else 0.0
+            for i in range(k):
+                s += A[i, p] * M[i, j]
+            out[p, j] = s
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def smoother(x_pred, P_pred, x_filt, P_filt, A):
     """Rauch-Tung-Striebel smoother.
 
@@ -434,6 +447,34 @@ def smoother(x_pred, P_pred, x_filt, P_filt, A):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _p0_score(P, P_s, x_s, g0, out):
+    """``out = g0 (P^{-1} E P^{-1} - P^{-1}) / 2`` with ``E = P_s + x_s x_s'``.
+
+    The derivative of ``log N(s; 0, P)`` averaged over ``s ~ N(x_s, P_s)`` with
+    respect to P. Returns False (``out`` untouched) if P is not positive definite.
+    """
+    m = P.shape[0]
+    L0 = np.zeros((m, m))
+    if not _chol(sym(P), L0):
+        return False
+    Pinv = np.zeros((m, m))
+    for i in range(m):
+        Pinv[i, i] = 1.0
+    _cho_solve_inplace(L0, Pinv)
+    E0 = np.empty((m, m))
+    for i in range(m):
+        for j in range(m):
+            E0[i, j] = P_s[i, j] + x_s[i] * x_s[j]
+    _cho_solve_inplace(L0, E0)  # P^{-1} E
+    tmp = transpose(E0)  # E P^{-1} (E, P symmetric)
+    _cho_solve_inplace(L0, tmp)  # P^{-1} E P^{-1}
+    for i in range(m):
+        for j in range(m):
+            out[i, j] = 0.5 * g0 * (0.5 * (tmp[i, j] + tmp[j, i]) - Pinv[i, j])
+    return True
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def loglike_grad(C, b, A, q, P0, ll, x_pred, P_pred, x_filt, P_filt, g):
     """Gradient of ``sum_t g_t * ll_t`` for a constant cotangent ``g``.
 
@@ -501,21 +542,18 @@ def loglike_grad(C, b, A, q, P0, ll, x_pred, P_pred, x_filt, P_filt, g):
                 aeai += AE[i, p] * A[i, p]
             dii = eff - 2.0 * afi + aeai
             gq[t + 1, i] = -0.5 * g0 * (1.0 / qi - dii / (qi * qi))
-    # initial state: d/dP0 log N(s_0; 0, P0) = (P0^{-1} E0 P0^{-1} - P0^{-1}) / 2
-    L0 = np.zeros((m, m))
-    _chol(sym(P0), L0)
-    Pinv = np.zeros((m, m))
-    for i in range(m):
-        Pinv[i, i] = 1.0
-    _cho_solve_inplace(L0, Pinv)
-    E0 = np.empty((m, m))
-    for i in range(m):
-        for j in range(m):
-            E0[i, j] = P_s[0, i, j] + x_s[0, i] * x_s[0, j]
-    _cho_solve_inplace(L0, E0)  # P0^{-1} E0
-    tmp = transpose(E0)  # E0 P0^{-1} (E0, P0 symmetric)
-    _cho_solve_inplace(L0, tmp)  # P0^{-1} E0 P0^{-1}
-    for i in range(m):
-        for j in range(m):
-            gP0[i, j] = 0.5 * g0 * (0.5 * (tmp[i, j] + tmp[j, i]) - Pinv[i, j])
+    if _observed(C[0], b[0]):
+        # the filter factorised P0 at t=0 (it returns -inf otherwise): the score
+        # d/dP0 log N(s_0; 0, P0) = (P0^{-1} E0 P0^{-1} - P0^{-1}) / 2
+        if not _p0_score(P0, P_s[0], x_s[0], g0, gP0):
+            fill(gP0, np.nan)
+    elif T > 1:
+        # nothing observed at t=0: P0 enters only through P_pred[1] = T P0 T' + Q,
+        # so d/dP0 = T' (d/dP_pred[1]) T, which needs no factor of P0 (P0 may be
+        # singular, e.g. a known first state, and was never checked by the filter)
+        gP1 = np.zeros((m, m))
+        _p0_score(P_pred[1], P_s[1], x_s[1], g0, gP1)  # factorised by the smoother
+        tmp = np.empty((m, m))
+        _companion_t_times(A, gP1, tmp)  # T' gP1
+        _companion_t_times(A, transpose(tmp), gP0)  # T' (T' gP1)' = T' gP1 T
     return gC, gb, gA, gq, gP0

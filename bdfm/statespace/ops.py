@@ -6,7 +6,9 @@ smoother pass (Fisher's identity, see :mod:`bdfm.statespace.kernels`).
 
 Both Ops run their numba kernel directly in Python mode (C/default backend) and
 are registered for pytensor's NUMBA backend (used by nutpie), so those samplers
-use the same likelihood. (The JAX backend is not registered yet.)
+use the same likelihood; :mod:`bdfm.statespace.jax_ops` registers them for the
+JAX backend. The NUMBA cache key of every custom Op includes
+:data:`bdfm.statespace.cache_key.KERNEL_VERSION`, a hash of the kernel sources.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from bdfm.statespace import kernels
+from bdfm.statespace.cache_key import KERNEL_VERSION
 
 __all__ = ["KalmanLoglik", "KalmanLoglikGrad", "kalman_grad_op", "kalman_loglik_op"]
 
-_KERNEL_VERSION = 1
 _NDIMS = (3, 2, 2, 2, 2)
 _NAMES = ("C", "b", "A", "q", "P0")
 
@@ -114,9 +116,9 @@ kalman_grad_op = KalmanLoglikGrad()
 
 @register_funcify_default_op_cache_key(KalmanLoglik)
 def _numba_funcify_loglik(op, node=None, **kwargs):
-    return kernels.filter_full, _KERNEL_VERSION
+    return kernels.filter_full, KERNEL_VERSION
 
 
 @register_funcify_default_op_cache_key(KalmanLoglikGrad)
 def _numba_funcify_grad(op, node=None, **kwargs):
-    return kernels.loglike_grad, _KERNEL_VERSION
+    return kernels.loglike_grad, KERNEL_VERSION

@@ -20,26 +20,16 @@ from __future__ import annotations
 import numpy as np
 
 from bdfm.statespace import kernels
-from bdfm.statespace import stats_kernels as sk
-from bdfm.statespace.inputs import companion_matrix
+from bdfm.statespace.inputs import companion_matrix, obs_stats, stationary_cov, transition_top
 from bdfm.statespace.stats import ar1_inputs
 
 __all__ = ["simulation_smoother"]
 
 
-def _top(factor_ar: np.ndarray, n_lags: int) -> np.ndarray:
-    p, k, _ = factor_ar.shape
-    top = np.zeros((k, k * n_lags))
-    top[:, : k * p] = np.concatenate(list(factor_ar), axis=1)
-    return top
-
-
-def _smoothed_mean(y, y_lag, mask, c, lam, var, rho, top, q, P0):
+def _smoothed_mean(y, y_lag, mask, c, lam, sd, rho, top, q, P0):
     """E[f_t | y] (T, k) for data ``y`` (zeros where missing); ``y_lag`` only for AR(1)."""
-    if rho is None:
-        C, b, _ = sk.iid_stats_unscaled(y, mask, lam, var)
-    else:
-        C, b, _ = sk.ar1_stats_unscaled(y, y_lag, c["m_diff"], c["m_start"], lam, var, rho)
+    ar1 = None if rho is None else {**c, "y_lag": y_lag}
+    C, b, _ = obs_stats(y, mask, lam, sd, rho, ar1)
     _, x_pred, P_pred, x_filt, P_filt = kernels.filter_full(C, b, top, q, P0)
     x_s = kernels.smoother(x_pred, P_pred, x_filt, P_filt, top)[0]
     return x_s[:, : lam.shape[1]]
@@ -52,7 +42,7 @@ def _simulate_batch(rng, factor_ar, loadings, idio_sd, idio_ar, m_start, n_time)
     comp = np.stack([companion_matrix(a) for a in factor_ar])
     state = np.empty((D, k * p))
     for d in range(D):
-        P0 = sk.lyapunov(np.ascontiguousarray(comp[d, :k, :]), np.ones(k))
+        P0 = stationary_cov(comp[d, :k, :])
         L = np.linalg.cholesky(P0 + 1e-12 * np.eye(k * p))
         state[d] = L @ rng.standard_normal(k * p)
     f = np.empty((D, n_time, k))
@@ -120,12 +110,12 @@ def simulation_smoother(
             n_time,
         )
         for j, d in enumerate(range(lo, hi)):
-            lam = np.ascontiguousarray(lam_all[d])
-            var = np.ascontiguousarray(draws["idio_sd"][d], dtype=float) ** 2
-            rho = None if rho_all is None else np.ascontiguousarray(rho_all[d], dtype=float)
-            top = _top(np.asarray(draws["factor_ar"][d], dtype=float), n_state_lags)
-            P0 = sk.lyapunov(top, np.ones(k))
-            args = (mask, c, lam, var, rho, top, q, P0)
+            lam = lam_all[d]
+            sd = draws["idio_sd"][d]
+            rho = None if rho_all is None else rho_all[d]
+            top = transition_top(draws["factor_ar"][d], n_state_lags)
+            P0 = stationary_cov(top)
+            args = (mask, c, lam, sd, rho, top, q, P0)
             mean_y = _smoothed_mean(y, c.get("y_lag"), *args)
             diff = np.ascontiguousarray((y - y_plus[j]) * mask)
             diff_lag = ar1_inputs(diff, mask > 0)["y_lag"] if rho is not None else None

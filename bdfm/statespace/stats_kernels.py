@@ -234,11 +234,16 @@ def iid_stats_grad(y, mask, lam, var, scale, gC, gb, gc):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _ar1_logs(var, rho):
-    """log σ² and log(1 - ρ²) per series."""
+    """log σ² and log(1 - ρ²) per series.
+
+    ``log(1 - ρ²) = log1p(-|ρ|) + log1p(|ρ|)``: ``1 - |ρ|`` is exact, so this keeps
+    full precision as |ρ| -> 1 (``1 - ρ*ρ`` loses it), and it is -inf at |ρ| = 1.
+    """
     n = var.shape[0]
     log_stat = np.empty(n)
     for i in range(n):
-        log_stat[i] = np.log(1.0 - rho[i] * rho[i])
+        a = abs(rho[i])
+        log_stat[i] = np.log1p(-a) + np.log1p(a)
     return log1d(var), log_stat
 
 
@@ -271,7 +276,9 @@ def _ar1_block(
             if const.shape[0] > 0 and (md != 0.0 or ms != 0.0):
                 # log v = log σ² + log s ; log v_start = log v - log(1 - ρ²)
                 log_v = log_var[i] if s == 1.0 else log_var[i] + np.log(s)
-                acc += (md + ms) * log_v - ms * log_stat[i] + w1 * ys * ys + w0 * yy * yy
+                acc += (md + ms) * log_v + w1 * ys * ys + w0 * yy * yy
+                if ms != 0.0:  # |ρ| = 1: an infinite start variance, not 0 * -inf = NaN
+                    acc -= ms * log_stat[i]
             n += md + ms
         if const.shape[0] > 0:
             const[t] = -0.5 * (n * _LOG_2PI + acc)
@@ -448,6 +455,11 @@ def ar1_stats_unscaled_grad(y, y_lag, m_diff, m_start, lam, var, rho, gC, gb, gc
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _companion(A):
+    """(k, m) top rows -> (m, m) companion transition.
+
+    A jitted copy of :func:`bdfm.statespace.inputs.companion_matrix`: the Lyapunov
+    kernels below run in nopython mode and cannot call the numpy builder.
+    """
     k, m = A.shape
     Tm = np.zeros((m, m))
     for i in range(k):

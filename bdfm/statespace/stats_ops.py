@@ -22,10 +22,9 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from bdfm.statespace import stats_kernels as sk
+from bdfm.statespace.cache_key import KERNEL_VERSION
 
 __all__ = ["NumbaKernel", "NumbaKernelGrad", "ar1_stats_op", "iid_stats_op", "lyapunov_op"]
-
-_KERNEL_VERSION = 1
 
 
 class _Kind(NamedTuple):
@@ -162,9 +161,9 @@ lyapunov_op = NumbaKernel("lyapunov")
 
 @register_funcify_default_op_cache_key(NumbaKernel)
 def _numba_forward(op, node=None, **kwargs):
-    return _KINDS[op.kind].forward, _KERNEL_VERSION
+    return _KINDS[op.kind].forward, KERNEL_VERSION
 
 
 @register_funcify_default_op_cache_key(NumbaKernelGrad)
 def _numba_backward(op, node=None, **kwargs):
-    return _KINDS[op.kind].backward, _KERNEL_VERSION
+    return _KINDS[op.kind].backward, KERNEL_VERSION

@@ -1,11 +1,12 @@
 """Maximum likelihood: reaches at least statsmodels' optimum and recovers simulated parameters."""
 
 import numpy as np
+import pytensor.tensor as pt
 import pytest
 
 import bdfm
 from bdfm.inference.mle import initial_params
-from bdfm.simulate import random_params, simulate
+from bdfm.simulation import random_params, simulate
 from bdfm.spec import DFMSpec
 
 
@@ -18,6 +19,7 @@ def test_initial_params_are_admissible(rng):
     assert np.isfinite(model.loglike(init))
 
 
+@pytest.mark.slow
 def test_mle_recovers_common_component(rng):
     spec = DFMSpec(n_factors=2, factor_order=1, idiosyncratic="iid", standardize=False)
     true = random_params(spec, 12, rng)
@@ -46,3 +48,13 @@ def test_mle_at_least_as_good_as_statsmodels(rng):
         disp=False, maxiter=500
     )
     assert ours.loglike >= ref.llf - 1e-3
+
+
+def test_a_large_free_ar1_parameter_keeps_the_coefficient_inside_the_unit_interval():
+    from bdfm.inference.mle import ATANH_MAX, ar1_coefficient
+
+    free = np.array([-40.0, -ATANH_MAX, 0.3, 25.0, 1e6])
+    rho = ar1_coefficient(pt.as_tensor_variable(free)).eval()
+    assert np.all(np.abs(rho) < 1.0)  # np.tanh(25.0) == 1.0 exactly
+    assert np.all(np.isfinite(np.log1p(-(rho**2))))
+    assert rho[2] == np.tanh(0.3)

@@ -12,7 +12,7 @@ from bdfm.inference.fitting import prepare_bayes
 from bdfm.inference.posterior_mode import natural_params_fn, unconstrained_point
 from bdfm.inference.pymc_model import loading_layout
 from bdfm.inference.start import identified_params, point_to_free
-from bdfm.simulate import random_params, simulate
+from bdfm.simulation import random_params, simulate
 from bdfm.spec import DFMSpec
 
 

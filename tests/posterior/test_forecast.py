@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 import bdfm
-from bdfm.dims import CHAIN, DRAW, FACTOR, SERIES, TIME
+from bdfm.dims import CHAIN, DRAW, SERIES, TIME
 from bdfm.posterior.forecast import (
     Forecast,
     forecast_dates,
@@ -18,12 +18,12 @@ from bdfm.posterior.forecast import (
     simulate_forward,
     unconditional_moments,
 )
-from bdfm.spec import DFMSpec
 from bdfm.statespace.simsmoother import simulation_smoother
 from tests.conftest import (
     LAM,
     SD,
     dense_condition,
+    dense_factor_cov,
     dense_joint_cov,
     draw_panel,
     known_fit,
@@ -82,9 +82,10 @@ def test_simulated_paths_match_the_exact_predictive():
     nowcast, y_future, f_future = simulate_forward(
         y, mask, factors, draws, horizon, np.random.default_rng(5)
     )
-    assert nowcast.shape == (n_sims, 4, 4) and f_future.shape == (n_sims, horizon, 2)
-    # observed entries of the nowcast are the data
+    # the nowcast starts after the earliest last observation (series 2 ends at t = 4)
     t0 = n_time - nowcast.shape[1]
+    assert t0 == 5
+    # observed entries of the nowcast are the data
     np.testing.assert_array_equal(
         nowcast[:, mask[t0:]], np.broadcast_to(y[t0:][mask[t0:]], (n_sims, mask[t0:].sum()))
     )
@@ -103,6 +104,20 @@ def test_simulated_paths_match_the_exact_predictive():
     got = nowcast[:, -1][:, ~mask[-1]]
     assert np.all(np.abs(got.mean(0) - m_now) < 4.5 * np.sqrt(np.diag(v_now) / n_sims))
     np.testing.assert_allclose(got.var(0), np.diag(v_now), rtol=0.1)
+    # the factors at T + horizon: E and Var of f given the observed y, dense
+    n_tot = n_time + horizon
+    cov_f = dense_factor_cov(n_tot, params["factor_ar"])
+    cov_fy = cov_f @ np.kron(np.eye(n_tot), LAM).T
+    o = np.zeros((n_tot, 4), bool)
+    o[:n_time] = mask
+    o = o.ravel()
+    last = slice((n_tot - 1) * 2, n_tot * 2)
+    gain = np.linalg.solve(cov[np.ix_(o, o)], cov_fy[last][:, o].T).T
+    m_f = gain @ y.ravel()[mask.ravel()]
+    v_f = cov_f[last, last] - gain @ cov_fy[last][:, o].T
+    got_f = f_future[:, -1]
+    assert np.all(np.abs(got_f.mean(0) - m_f) < 4.5 * np.sqrt(np.diag(v_f) / n_sims))
+    np.testing.assert_allclose(np.cov(got_f.T), v_f, atol=0.1 * np.sqrt(np.diag(v_f)).max() ** 2)
 
 
 def test_predictive_intervals_cover_at_nominal_rate():
@@ -157,68 +172,94 @@ def ragged_known_fit():
     return known_fit(data, spec, params, n_draws=3000, seed=9), data, params
 
 
+def _dense_original(data, params, target):
+    """E and sd of the ``target`` entries given the observed data, in original units (dense)."""
+    y = data.to_numpy(dtype=float)
+    mean, scale = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
+    mask = ~np.isnan(y)
+    cov = dense_joint_cov(params, target.shape[0])  # ragged edges only: exact AR(1) covariance
+    m, v = dense_condition(cov, np.where(mask, (y - mean) / scale, 0.0), mask, target)
+    cols = np.nonzero(target)[1]
+    return mean[cols] + scale[cols] * m, scale[cols] * np.sqrt(np.diag(v))
+
+
 def test_fit_forecast_draws_in_original_units(ragged_known_fit):
     fit, data, params = ragged_known_fit
     fc = fit.forecast(steps=3, random_seed=1)
     assert isinstance(fc, Forecast)
-    assert fc.draws["y"].dims == (CHAIN, DRAW, TIME, SERIES)
-    assert fc.draws["factors"].dims == (CHAIN, DRAW, TIME, FACTOR)
-    pd.testing.assert_index_equal(
-        fc.draws.indexes[TIME], forecast_dates(data.index, 3), exact=False
-    )
+    # dated by the next three business days, labelled by series
+    future = pd.bdate_range(data.index[-1] + pd.offsets.BDay(1), periods=3)
+    np.testing.assert_array_equal(fc.draws.indexes[TIME], future)
     assert list(fc.draws[SERIES].values) == list(data.columns)
-    # Monte Carlo mean of the draws = closed-form conditional mean in original units
-    panel = fit.model.panel
-    mom = predictive_moments(panel.filled, panel.mask, one_draw(params), 2, 3)
-    mean = panel.scaling.to_original(mom.mean()[0])
-    sd = panel.scaling.scale * np.sqrt(np.diag(mom.cov()[0]))
+    # Monte Carlo mean of the draws = dense conditional mean in original units
+    n_draws = 3000
+    target = np.zeros((len(data) + 3, 4), bool)
+    target[-1] = True
+    mean, sd = _dense_original(data, params, target)
     got = fc.draws["y"].isel({TIME: -1}).mean((CHAIN, DRAW)).values
-    assert np.all(np.abs(got - mean) < 4.5 * sd / np.sqrt(3000))
+    assert np.all(np.abs(got - mean) < 4.5 * sd / np.sqrt(n_draws))
     # the nowcast covers the ragged edge; observed values are kept
     now = fc.nowcast["y"]
-    assert now.sizes[TIME] == 3
+    np.testing.assert_array_equal(now.indexes[TIME], data.index[-3:])
     np.testing.assert_allclose(now.isel({CHAIN: 0, DRAW: 0}).values[:, 0], data.iloc[-3:, 0])
-    assert now.isel({TIME: -1}).std((CHAIN, DRAW)).values[2] > 0
+    # ... and the missing values there are the dense conditional distribution
+    missing = np.zeros((len(data), 4), bool)
+    missing[-3:] = data.iloc[-3:].isna().to_numpy()
+    mean, sd = _dense_original(data, params, missing)
+    got = now.transpose(CHAIN, DRAW, TIME, SERIES).values.reshape(n_draws, 3, 4)
+    got = got[:, missing[-3:]]
+    assert np.all(np.abs(got.mean(0) - mean) < 4.5 * sd / np.sqrt(n_draws))
+    np.testing.assert_allclose(got.std(0), sd, rtol=0.1)
     # reproducible
     again = fit.forecast(steps=3, random_seed=1)
     xr.testing.assert_equal(fc.draws, again.draws)
 
 
+def _by_date(column: pd.Series, columns) -> np.ndarray:
+    return column.unstack(SERIES)[list(columns)].to_numpy()
+
+
 def test_forecast_summary_and_quantiles(ragged_known_fit):
-    fit, _, _ = ragged_known_fit
+    fit, data, _ = ragged_known_fit
     fc = fit.forecast(steps=2, include_factors=False, random_seed=2)
     assert "factors" not in fc.draws
+    # numpy on the draws (S, time, series)
+    y = fc.draws["y"].transpose(CHAIN, DRAW, TIME, SERIES).values.reshape(-1, 2, 4)
     table = fc.summary(prob=0.8)
-    assert list(table.columns) == ["mean", "median", "lower", "upper"]
-    assert table.index.names == [TIME, SERIES] and len(table) == 2 * 4
-    assert (table["lower"] < table["median"]).all() and (table["median"] < table["upper"]).all()
-    assert len(fc.summary(nowcast=True)) == (2 + 3) * 4
-    q = fc.quantiles([0.1, 0.9])
+    np.testing.assert_allclose(_by_date(table["mean"], data.columns), y.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(_by_date(table["median"], data.columns), np.median(y, 0))
+    np.testing.assert_allclose(_by_date(table["lower"], data.columns), np.quantile(y, 0.1, 0))
+    np.testing.assert_allclose(_by_date(table["upper"], data.columns), np.quantile(y, 0.9, 0))
+    # with the nowcast: its dates first, then the forecast's
+    both = fc.summary(nowcast=True)
+    now = fc.nowcast["y"].transpose(CHAIN, DRAW, TIME, SERIES).values.reshape(-1, 3, 4)
     np.testing.assert_allclose(
-        q.isel(quantile=0).values, table["lower"].to_xarray().transpose(TIME, SERIES).values
+        _by_date(both["upper"], data.columns),
+        np.quantile(np.concatenate([now, y], axis=1), 0.95, 0),
     )
+    q = fc.quantiles([0.1, 0.9])
+    np.testing.assert_allclose(q.isel(quantile=0).transpose(TIME, SERIES), np.quantile(y, 0.1, 0))
     with pytest.raises(ValueError, match="prob"):
         fc.summary(prob=1.5)
     with pytest.raises(ValueError, match="steps"):
         fit.forecast(steps=0)
 
 
-@pytest.fixture(scope="module")
-def sampled_fit():
-    spec = DFMSpec(n_factors=1, idiosyncratic="iid")
-    data, _ = bdfm.simulate(spec, n_time=80, n_series=5, random_seed=3)
-    data.iloc[-2:, 4] = np.nan
-    model = bdfm.DynamicFactorModel(data, n_factors=1)
-    return model.fit(draws=60, tune=60, chains=2, sampler="pymc", random_seed=1, progressbar=False)
-
-
-def test_forecast_from_a_sampled_fit(sampled_fit):
-    fc = sampled_fit.forecast(steps=4, random_seed=3)
-    assert fc.draws["y"].shape == (2, 60, 4, 5)
-    assert fc.nowcast.sizes[TIME] == 2
-    assert np.isfinite(fc.draws["y"].values).all()
-    cov = sampled_fit.covariance(horizon=4)
-    sim = fc.draws["y"].isel({TIME: -1}).values.reshape(-1, 5)
+def test_forecast_from_a_sampled_fit(small_ar1_fit):
+    """The conftest's PyMC fit (2 x 100 draws): each draw continues its own smoother path."""
+    fit = small_ar1_fit
+    fc = fit.forecast(steps=4, random_seed=3)
+    data = fit.idata.observed_data["y"].to_pandas()
+    # the nowcast keeps the observed values of the last dates (series 6 ends 3 dates early)
+    now = fc.nowcast["y"].transpose(CHAIN, DRAW, TIME, SERIES).values
+    last = data.to_numpy()[-3:]
+    seen = ~np.isnan(last)
+    assert seen.sum() == last.size - 3
+    for draw in now.reshape(-1, *last.shape)[::37]:
+        np.testing.assert_allclose(draw[seen], last[seen], rtol=1e-12)
+    # the spread of the simulated values = the posterior mean of the predictive variance
+    cov = fit.covariance(horizon=4)
+    sim = fc.draws["y"].isel({TIME: -1}).values.reshape(-1, data.shape[1])
     ratio = np.var(sim, axis=0) / cov.mean((CHAIN, DRAW)).values.diagonal()
     assert np.all((ratio > 0.6) & (ratio < 1.6))
 
@@ -228,5 +269,5 @@ def test_forecast_without_ragged_edge_has_empty_nowcast():
     model = bdfm.DynamicFactorModel(data, n_factors=2, factor_order=2)
     params = standardised(true_params(False), model.panel.scaling.scale)
     fc = known_fit(data, spec, params, n_draws=5).forecast(steps=2, random_seed=0)
-    assert fc.nowcast.sizes[TIME] == 0 and fc.draws["y"].shape == (1, 5, 2, 4)
-    assert len(fc.summary(nowcast=True)) == 2 * 4
+    assert fc.nowcast.sizes[TIME] == 0
+    pd.testing.assert_frame_equal(fc.summary(nowcast=True), fc.summary())

@@ -9,7 +9,6 @@ import re
 import shutil
 import warnings
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -106,13 +105,6 @@ def test_missing_ingredients_become_notes(fit):
     assert list(sections) == list(SECTION_IDS)
     assert "Not included: no portfolio weights" in sections["risk"]
     assert "Not included: no comparison" in sections["comparison"]
-    opts = report.Options()
-    bare = SimpleNamespace()  # a bdfm without the feature
-    for build in (report._variance_decomposition, report._forecast):
-        with pytest.raises(report.Unavailable, match="this bdfm has no"):
-            build(bare, opts)
-    with pytest.raises(report.Unavailable, match="this bdfm has no portfolio risk"):
-        report._risk(bare, opts)
     with pytest.raises(TypeError, match="compare must be"):
         report._comparison(fit, report.Options(compare=[1, 2]))
 

@@ -115,3 +115,9 @@ def test_compare_reads_saved_fits(k_fits, tmp_path):
     from_files = compare({n: str(p) for n, p in paths.items()})
     direct = compare({n: k_fits[n] for n in paths})
     pd.testing.assert_frame_equal(from_files, direct)
+
+
+def test_compare_refuses_names_that_collide_as_text():
+    # 1 and "1" would both become the row "1": one fit would silently vanish
+    with pytest.raises(ValueError, match=r"1 and '1'.*same name"):
+        compare({1: object(), "1": object(), "b": object()})

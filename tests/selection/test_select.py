@@ -10,6 +10,7 @@ from bdfm.selection.compare import comparison_table
 from bdfm.selection.select import _choose, _k_values
 
 
+@pytest.mark.slow
 def test_select_factors_chooses_two(k_fits, monkeypatch):
     # reuse the fits: select_factors' own fitting step is fit_many, tested elsewhere
     import bdfm.selection.parallel as parallel

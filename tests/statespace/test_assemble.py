@@ -4,7 +4,7 @@ import numpy as np
 import pytensor
 import pytest
 
-from bdfm.simulate import random_params
+from bdfm.simulation import random_params
 from bdfm.spec import DFMSpec
 from bdfm.statespace.assemble import (
     dfm_loglike_pointwise,
@@ -136,3 +136,24 @@ def test_state_does_not_grow_with_series(rng):
         assert len(kalman_nodes) == 1
         C = kalman_nodes[0].inputs[0].eval()
         assert C.shape == (20, 4, 4)
+
+
+@pytest.mark.parametrize("idio", ["iid", "ar1"])
+@pytest.mark.parametrize("sd", [1e-160, 1e-300, 0.0])
+def test_vanishing_idiosyncratic_sd_gives_minus_inf_not_nan(idio, sd):
+    """A variance whose reciprocal overflows breaks the collapsed statistics: the
+    log-likelihood is -inf (the filter's failure value), never NaN."""
+    from bdfm import DynamicFactorModel
+    from bdfm.simulation import simulate
+
+    spec = DFMSpec(n_factors=1, factor_order=1, idiosyncratic=idio)
+    data, truth = simulate(spec, n_time=30, n_series=4, random_seed=0)
+    data.iloc[3:6, 1] = np.nan
+    model = DynamicFactorModel(data, 1, 1, idio)
+    params = {n: np.array(truth[n], dtype=float) for n in model.param_names}
+    params["idio_sd"][0] = sd
+    if sd == 0.0:  # refused by the parameter check; the graph itself still gives -inf
+        assert graph_loglike(model.panel.values, params, idio == "ar1").sum() == -np.inf
+        return
+    assert model.loglike(params) == -np.inf
+    assert not np.any(np.isnan(model.loglike_pointwise(params)))

@@ -1,6 +1,7 @@
 """The collapsed kernels against a textbook N-dimensional Kalman filter (numpy, no collapse)."""
 
 import numpy as np
+import pytest
 from scipy.linalg import solve_discrete_lyapunov
 
 from bdfm.statespace import kernels
@@ -95,3 +96,69 @@ def test_steady_state_switch_is_exact_enough(rng):
     np.testing.assert_allclose(x_s, x_s2, rtol=1e-9, atol=1e-11)
     np.testing.assert_allclose(P_s, P_s2, rtol=1e-9, atol=1e-11)
     np.testing.assert_allclose(P_lag[:-1], P_lag2[:-1], rtol=1e-9, atol=1e-11)
+
+
+def _total_and_grad_P0(C, b, top, q, P0):
+    out = kernels.filter_full(C, b, top, q, P0)
+    g = np.ones(b.shape[0])
+    return out[0].sum(), kernels.loglike_grad(C, b, top, q, P0, *out, g)[4]
+
+
+def _fd_P0(C, b, top, q, P0, h=1e-6):
+    """Central differences of the total log-likelihood, one P0 entry at a time."""
+    m = P0.shape[0]
+    out = np.empty((m, m))
+    for i in range(m):
+        for j in range(m):
+            e = np.zeros((m, m))
+            e[i, j] = h
+            up = kernels.filter_full(C, b, top, q, P0 + e)[0].sum()
+            dn = kernels.filter_full(C, b, top, q, P0 - e)[0].sum()
+            out[i, j] = (up - dn) / (2 * h)
+    return out
+
+
+def _stats_first_date_missing(rng, T, N, k):
+    lam = rng.standard_normal((N, k))
+    var = rng.uniform(0.5, 1.5, N)
+    mask = rng.random((T, N)) > 0.2
+    mask[0] = False  # the first date is entirely missing
+    y = np.where(mask, rng.standard_normal((T, N)), 0.0)
+    w = mask / var
+    C = np.einsum("tn,ni,nj->tij", w, lam, lam)
+    b = (w * y) @ lam
+    return C, b
+
+
+@pytest.mark.parametrize(
+    ("top", "P0_kind"),
+    [
+        ([[0.5, 0.1], [-0.2, 0.3]], "singular"),
+        ([[0.5, 0.1], [-0.2, 0.3]], "stationary"),
+        ([[0.5, 0.2]], "stationary"),  # AR(2): two lags in the state
+        ([[0.5, 0.2]], "singular"),
+    ],
+)
+def test_P0_gradient_with_first_date_missing(top, P0_kind, rng):
+    """With no observation at t=0 the P0 gradient must not rely on factorising P0.
+
+    A singular P0 (a known first state) gives a finite, smooth likelihood when the
+    first date is missing; its gradient used to come from an unchecked Cholesky
+    factor of P0 (NaN or garbage). Checked against finite differences.
+    """
+    top = np.array(top)
+    k, m = top.shape
+    T, N = 12, 5
+    C, b = _stats_first_date_missing(rng, T, N, k)
+    q = np.ones((T, k))
+    Tm = np.vstack([top, np.eye(m - k, m)])
+    RQR = np.zeros((m, m))
+    RQR[:k, :k] = np.eye(k)
+    P0 = solve_discrete_lyapunov(Tm, RQR)
+    if P0_kind == "singular":
+        P0 = np.zeros((m, m))
+        P0[0, 0] = 1.0  # rank one: the other coordinates are known
+    total, gP0 = _total_and_grad_P0(C, b, top, q, P0)
+    assert np.isfinite(total)
+    assert np.all(np.isfinite(gP0))
+    np.testing.assert_allclose(gP0, _fd_P0(C, b, top, q, P0), rtol=1e-5, atol=1e-7)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bdfm.simulate import random_params, simulate
+from bdfm.simulation import random_params, simulate
 from bdfm.spec import DFMSpec
 from bdfm.statespace.assemble import n_state_lags
 from bdfm.statespace.simsmoother import simulation_smoother

@@ -116,3 +116,30 @@ def test_empty_scale_means_ones(kind, rng):
     for a, b in zip(full[:-1], empty[:-1]):
         np.testing.assert_allclose(a, b, rtol=1e-12)
     assert empty[-1].shape == (0, 0)
+
+
+@pytest.mark.parametrize("rho0", [1.0, -1.0, np.tanh(40.0)])
+def test_ar1_unit_root_coefficient_gives_minus_inf_not_nan(rho0, rng):
+    """ρ = tanh(x) rounds to ±1 for a large x: log(1 - ρ²) = -inf. The start of that
+    series then has an infinite (improper) variance: const is -inf there, never NaN
+    (it was 0 * -inf = NaN on the rows where the series is differenced)."""
+    T, N, k = 8, 3, 1
+    y0, mask, y_lag = _data(rng, T, N)
+    m_diff, m_start, _ = ar1_masks(mask)
+    lam = rng.standard_normal((N, k))
+    var = rng.uniform(0.5, 2, N)
+    rho = np.array([rho0, 0.3, -0.2])
+    *_, const = sk.ar1_stats_unscaled(y0, y_lag, m_diff, m_start, lam, var, rho)
+    assert not np.any(np.isnan(const))
+    starts = m_start[:, 0] > 0
+    assert starts.any()
+    assert np.all(const[starts] == -np.inf)
+    assert np.all(np.isfinite(const[~starts & (m_start.sum(1) == 0)]))
+
+
+def test_ar1_log_stationary_factor_is_accurate_near_one():
+    """log(1 - ρ²) from (1 - |ρ|)(1 + |ρ|), exact for ρ close to one (1 - ρ*ρ is not)."""
+    rho = np.array([1 - 2.0**-40, 0.5, -(1 - 2.0**-30)])
+    _, log_stat = sk._ar1_logs(np.ones(3), rho)
+    exact = np.log1p(-np.abs(rho)) + np.log1p(np.abs(rho))
+    np.testing.assert_allclose(log_stat, exact, rtol=1e-15)

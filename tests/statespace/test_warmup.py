@@ -5,7 +5,7 @@ import pytensor
 import pytest
 
 from bdfm import DynamicFactorModel
-from bdfm.simulate import random_params, simulate
+from bdfm.simulation import random_params, simulate
 from bdfm.spec import DFMSpec
 from bdfm.statespace import kernels
 from bdfm.statespace import stats_kernels as sk

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import solve_discrete_lyapunov
 
 from bdfm.dims import factor_labels
 from bdfm.params import companion_matrix, validate_params
 from bdfm.spec import DFMSpec
+from bdfm.statespace.inputs import stationary_cov
 
 __all__ = ["random_params", "simulate"]
 
@@ -78,9 +78,7 @@ def simulate(
     p = validate_params(params, spec, n_series)
     k, order = spec.n_factors, spec.factor_order
     Tm = companion_matrix(p["factor_ar"])
-    Q = np.zeros_like(Tm)
-    Q[:k, :k] = np.eye(k)
-    state = rng.multivariate_normal(np.zeros(k * order), solve_discrete_lyapunov(Tm, Q))
+    state = rng.multivariate_normal(np.zeros(k * order), stationary_cov(Tm[:k]))
     f = np.empty((n_time, k))
     for t in range(n_time):
         if t > 0:

@@ -1,6 +1,6 @@
 import numpy as np
 
-from bdfm.simulate import random_params, simulate
+from bdfm.simulation import random_params, simulate
 from bdfm.spec import DFMSpec
 
 

@@ -1,0 +1,50 @@
+"""fit_bayes refuses bad sampling options at once, before the minutes of MLE, compiling and
+sampling (``chains=0`` used to fail after 30-45 s with a traceback from the sampler)."""
+
+import numpy as np
+import pytest
+
+import bdfm
+import bdfm.inference.fitting as fitting
+from bdfm.spec import DFMSpec
+
+
+@pytest.fixture(scope="module")
+def model():
+    data, _ = bdfm.simulate(DFMSpec(n_factors=1), n_time=30, n_series=3, random_seed=1)
+    return bdfm.DynamicFactorModel(data, n_factors=1)
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Any work (the maximum-likelihood start comes first) fails the test."""
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the fit started before its options were checked")
+
+    monkeypatch.setattr(fitting, "fit_mle", fail)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"draws": 0}, r"draws must be an integer >= 1, got 0"),
+        ({"draws": -3}, r"draws must be an integer >= 1, got -3"),
+        ({"draws": 100.5}, r"draws must be an integer >= 1, got 100\.5"),
+        ({"draws": "100"}, r"draws must be an integer >= 1, got '100'"),
+        ({"tune": -5}, r"tune must be an integer >= 0, got -5"),
+        ({"tune": None}, r"tune must be an integer >= 0, got None"),
+        ({"chains": 0}, r"chains must be an integer >= 1, got 0"),
+        ({"chains": True}, r"chains must be an integer >= 1, got True"),
+        ({"sampler": "hmc"}, r"unknown sampler 'hmc'; choose one of"),
+    ],
+)
+def test_bad_sampling_options_are_refused_before_any_work(model, no_work, options, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        fitting.fit_bayes(model, **options)
+
+
+def test_good_options_pass_the_check(model, no_work):
+    """numpy integers and tune=0 are fine: the check lets the fit start."""
+    with pytest.raises(AssertionError, match="fit started"):
+        fitting.fit_bayes(model, draws=np.int64(10), tune=0, chains=np.int32(1), sampler="pymc")
