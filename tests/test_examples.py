@@ -13,8 +13,9 @@ EXAMPLES = sorted(
     for p in (pathlib.Path(__file__).parents[1] / "examples").glob("*.py")
     if p.name not in OWN_TESTS
 )
-# several Bayesian fits each (35-45 s on 2 cores): in the slow set, run with -m slow
-SLOW = {"choose_factors.py", "portfolio_risk.py"}
+# Bayesian fits (23-45 s each on 2 cores): in the slow set, run with -m slow; the default run
+# samples the same kind of fit through the CLI demo test
+SLOW = {"bayesian_returns.py", "choose_factors.py", "portfolio_risk.py"}
 
 
 @pytest.mark.parametrize(
