@@ -50,3 +50,10 @@ def test_public_simulate_is_the_function():
     import bdfm.simulation
 
     assert callable(bdfm.simulate)
+
+
+def test_the_facade_and_the_api_list_the_same_names():
+    # bdfm/__init__.py lists them for the lazy lookup (it cannot import bdfm.api eagerly)
+    import bdfm.api
+
+    assert set(bdfm.api.__all__) | {"__version__"} == set(bdfm.__all__)

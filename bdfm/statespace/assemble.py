@@ -81,9 +81,17 @@ def dfm_loglike_pointwise(
     idio_ar : (N,) AR(1) coefficients of the idiosyncratic errors, or None for iid.
     factor_var : (T, k), optional
         Per-time factor innovation variances (e.g. ``exp(h_t)`` for stochastic
-        volatility); default identity. Row 0 sets the initial (stationary) state.
+        volatility); default identity. ``factor_var[t]`` (t >= 1) is the variance of
+        the shock that enters ``f_t``; row 0 only sets the default ``P0``, the
+        stationary covariance under ``factor_var[0]`` (with an explicit ``P0`` it
+        has no effect). statsmodels' ``state_cov[..., t - 1]`` is ``factor_var[t]``.
     obs_scale : (T, N), optional
-        Per-time multipliers of the idiosyncratic variances (scale mixtures).
+        Per-time multipliers of the idiosyncratic variances (scale mixtures): iid
+        errors have variance ``idio_sd² obs_scale[t]``; AR(1) errors an innovation
+        variance ``idio_sd² obs_scale[t]``, and at a start date (a series' first
+        observation, or the first after an interior gap) a fresh stationary draw of
+        variance ``idio_sd² obs_scale[t] / (1 - idio_ar²)``. Both are pinned by the
+        dense-Gaussian and statsmodels oracles in ``tests/statespace/test_assemble.py``.
     y_lag, m_diff, m_start : (T, N) AR(1) inputs from
         :func:`bdfm.statespace.stats.ar1_masks` (required when ``idio_ar`` is given).
     P0 : (m, m), optional

@@ -111,7 +111,9 @@ def obs_stats_ar1(
     y, y_lag : (T, N) data and data lagged by one period, missing entries zero.
     m_diff, m_start : (T, N) masks from :func:`ar1_masks`.
     loadings : (N, k); idio_var : (N,) innovation variances σ²; idio_ar : (N,) ρ.
-    obs_scale : (T, N), optional multiplier of the innovation variance.
+    obs_scale : (T, N), optional multiplier of the innovation variance ``idio_var``;
+        at a start date (m_start) it multiplies the fresh stationary variance
+        ``idio_var / (1 - idio_ar²)``.
     """
     if obs_scale is None:
         return ObsStats(*ar1_stats_op(y, y_lag, m_diff, m_start, loadings, idio_var, idio_ar))
