@@ -126,6 +126,7 @@ def obs_stats(
     idio_sd: np.ndarray,
     idio_ar: np.ndarray | None = None,
     ar1: dict[str, np.ndarray] | None = None,
+    obs_scale: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Collapsed observation statistics ``(C, b, const)`` of one parameter draw.
 
@@ -137,16 +138,20 @@ def obs_stats(
     ar1 : dict, optional
         ``y_lag``, ``m_diff``, ``m_start`` of ``y`` (:func:`bdfm.statespace.stats.ar1_inputs`),
         computed when not given; AR(1) errors only.
+    obs_scale : (T, N), optional
+        Per-date multipliers of the idiosyncratic variances (see
+        :func:`bdfm.statespace.assemble.dfm_loglike_pointwise`); None for ones.
     """
     y = np.ascontiguousarray(y, dtype=float)
     lam = np.ascontiguousarray(loadings, dtype=float)
     var = np.ascontiguousarray(idio_sd, dtype=float) ** 2
+    scale = np.zeros((0, 0)) if obs_scale is None else np.ascontiguousarray(obs_scale, dtype=float)
     if idio_ar is None:
-        return sk.iid_stats_unscaled(y, np.ascontiguousarray(mask, dtype=float), lam, var)
+        return sk.iid_stats(y, np.ascontiguousarray(mask, dtype=float), lam, var, scale)
     if ar1 is None:
         ar1 = ar1_inputs(y, np.asarray(mask, dtype=bool))
     rho = np.ascontiguousarray(idio_ar, dtype=float)
-    return sk.ar1_stats_unscaled(y, ar1["y_lag"], ar1["m_diff"], ar1["m_start"], lam, var, rho)
+    return sk.ar1_stats(y, ar1["y_lag"], ar1["m_diff"], ar1["m_start"], lam, var, rho, scale)
 
 
 def filter_inputs(
@@ -159,6 +164,8 @@ def filter_inputs(
     *,
     n_lags: int,
     ar1: dict[str, np.ndarray] | None = None,
+    factor_var: np.ndarray | None = None,
+    obs_scale: np.ndarray | None = None,
 ) -> FilterInputs:
     """All inputs of the Kalman filter at one parameter draw, from the natural parameters.
 
@@ -169,6 +176,10 @@ def filter_inputs(
     n_lags : factor lags in the state (:attr:`bdfm.spec.DFMSpec.n_state_lags`).
     ar1 : dict, optional
         Precomputed :func:`bdfm.statespace.stats.ar1_inputs` of ``y`` (AR(1) errors only).
+    factor_var : (T, k), optional
+        Per-date factor innovation variances (row 0 sets the stationary ``P0``); None for ones.
+    obs_scale : (T, N), optional
+        Per-date multipliers of the idiosyncratic variances; None for ones.
 
     Returns
     -------
@@ -176,8 +187,10 @@ def filter_inputs(
         ``filter_states(C, b, top, q, P0)`` runs the filter; ``const + ll_state`` is
         the pointwise log-likelihood.
     """
-    C, b, const = obs_stats(y, mask, loadings, idio_sd, idio_ar, ar1)
+    C, b, const = obs_stats(y, mask, loadings, idio_sd, idio_ar, ar1, obs_scale)
     top = transition_top(factor_ar, n_lags)
-    k = top.shape[0]
-    q = np.ones((np.shape(y)[0], k))
-    return FilterInputs(C, b, const, top, q, stationary_cov(top))
+    if factor_var is None:
+        q = np.ones((np.shape(y)[0], top.shape[0]))
+        return FilterInputs(C, b, const, top, q, stationary_cov(top))
+    q = np.ascontiguousarray(factor_var, dtype=float)
+    return FilterInputs(C, b, const, top, q, stationary_cov(top, q[0]))

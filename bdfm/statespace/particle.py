@@ -110,6 +110,9 @@ class ParticleResult(NamedTuple):
     Per date t (0-based), ``loglike[t]`` estimates log p(y_t | y_{1:t-1}, θ) by
     the Rao–Blackwellised particle filter; the filtered means are weighted
     averages over the particles *after* weighting by y_t, before resampling.
+    A date with nothing observed has ``loglike == 0`` and ``se == 0`` exactly.
+    If every particle's filter fails (a covariance not positive definite),
+    ``loglike`` is -inf from that date on and ``se`` NaN.
     """
 
     loglike: np.ndarray  #: (T,) log p̂(y_t | y_{1:t-1}); -inf from the date every particle failed

@@ -28,7 +28,6 @@ from __future__ import annotations
 import numpy as np
 
 from bdfm.statespace import kernels
-from bdfm.statespace import stats_kernels as sk
 from bdfm.statespace.inputs import companion_matrix, obs_stats, stationary_cov, transition_top
 from bdfm.statespace.stats import ar1_inputs
 
@@ -37,14 +36,7 @@ __all__ = ["simulation_smoother"]
 
 def _stats(y, mask, lam, sd, rho, ar1, scale):
     """Collapsed statistics ``(C, b)``; ``scale`` (T, N) multiplies σ², None for ones."""
-    if scale is None:
-        return obs_stats(y, mask, lam, sd, rho, ar1)[:2]
-    lam = np.ascontiguousarray(lam, dtype=float)
-    var = np.ascontiguousarray(sd, dtype=float) ** 2
-    if rho is None:
-        return sk.iid_stats(y, mask, lam, var, scale)[:2]
-    rho = np.ascontiguousarray(rho, dtype=float)
-    return sk.ar1_stats(y, ar1["y_lag"], ar1["m_diff"], ar1["m_start"], lam, var, rho, scale)[:2]
+    return obs_stats(y, mask, lam, sd, rho, ar1, scale)[:2]
 
 
 def _smoothed_mean(y, y_lag, mask, c, lam, sd, rho, top, q, P0, scale=None):

@@ -104,3 +104,38 @@ def test_filter_inputs_ar1_quasi_differences(rng):
         ys = y[t] - rho * y[t - 1]
         np.testing.assert_allclose(fi.C[t], (Z.T * w) @ Z, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(fi.b[t], Z.T @ (w * ys), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("ar1", [False, True])
+def test_filter_inputs_with_volatility_paths_give_the_graph_loglik(ar1, rng):
+    """With factor_var / obs_scale the numpy inputs reproduce the likelihood graph."""
+    from bdfm.statespace.assemble import dfm_loglike_pointwise
+    from bdfm.statespace.stats import ar1_inputs
+
+    T, N, k = 30, 5, 2
+    lam = rng.standard_normal((N, k))
+    A = _var(rng, 1, k)
+    sd = rng.uniform(0.5, 1.0, N)
+    rho = rng.uniform(-0.5, 0.5, N) if ar1 else None
+    y = rng.standard_normal((T, N))
+    mask = np.ones((T, N))
+    mask[:3, 0] = 0  # a late start
+    y = y * mask
+    fv = np.exp(0.4 * rng.standard_normal((T, k)))
+    sc = np.exp(0.4 * rng.standard_normal((T, N)))
+    n_lags = 2 if ar1 else 1
+    extra = {}
+    if ar1:
+        extra = {
+            key: val.astype(float)
+            for key, val in ar1_inputs(y, mask.astype(bool)).items()
+            if key in ("y_lag", "m_diff", "m_start")
+        }
+    graph = dfm_loglike_pointwise(
+        y, mask, lam, A, sd, rho, factor_var=fv, obs_scale=sc, **extra
+    ).eval()
+    fi = inputs.filter_inputs(y, mask, lam, A, sd, rho, n_lags=n_lags, factor_var=fv, obs_scale=sc)
+    ll = fi.const + filter_states(fi.C, fi.b, fi.top, fi.q, fi.P0).loglike_state
+    np.testing.assert_allclose(ll, graph, rtol=1e-10, atol=1e-10)
+    plain = inputs.filter_inputs(y, mask, lam, A, sd, rho, n_lags=n_lags)
+    assert not np.allclose(plain.C, fi.C)  # the paths were used
