@@ -261,6 +261,9 @@ def _model(data, args: argparse.Namespace):
         n_factors=args.factors,
         factor_order=args.order,
         idiosyncratic=args.idiosyncratic,
+        factor_volatility=args.factor_volatility,
+        idio_volatility=args.idio_volatility,
+        tails=args.tails,
     )
 
 
@@ -275,6 +278,8 @@ def _explained(fit) -> str:
     """Posterior median share of each series' variance explained by the factors."""
     from bdfm.dims import CHAIN, DRAW, IDIOSYNCRATIC, SOURCE
 
+    if not fit.model.spec.constant_gaussian:
+        return "variance shares: not yet computed with time-varying volatility"
     shares = fit.variance_decomposition()
     common = 1.0 - shares.sel({SOURCE: IDIOSYNCRATIC})
     q = common.quantile([0.05, 0.5, 0.95], dim=(CHAIN, DRAW)).to_pandas().T
@@ -453,6 +458,24 @@ def _model_args(p: argparse.ArgumentParser, factors: int | None) -> None:
         choices=["iid", "ar1"],
         default="ar1",
         help="idiosyncratic errors (default ar1)",
+    )
+    g.add_argument(
+        "--factor-volatility",
+        choices=["constant", "sv"],
+        default="constant",
+        help="factor innovation variances: constant (default) or stochastic volatility",
+    )
+    g.add_argument(
+        "--idio-volatility",
+        choices=["constant", "common_sv", "sv"],
+        default="constant",
+        help="idiosyncratic variances: constant (default), one common SV path, or one per series",
+    )
+    g.add_argument(
+        "--tails",
+        choices=["normal", "student_t"],
+        default="normal",
+        help="shocks: normal (default) or Student-t (a scale mixture per date)",
     )
     g.add_argument("--start", default=None, help="first date used (e.g. 2019-01-01)")
     g.add_argument("--end", default=None, help="last date used")

@@ -15,13 +15,17 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import arviz as az
 import numpy as np
 
-if TYPE_CHECKING:
-    from bdfm.results import FitResult
+from bdfm.data import Scaling
+from bdfm.inference.fitting import FORMAT_VERSION
+from bdfm.inference.pymc_model import BayesSpec
+from bdfm.model import DynamicFactorModel
+from bdfm.priors import priors_from_json
+from bdfm.results import FitResult
+from bdfm.spec import DFMSpec
 
 __all__ = ["atomic_write", "fit_from_idata", "load", "refuse_overwrite", "save"]
 
@@ -108,9 +112,12 @@ def save(fit: FitResult, path: str | os.PathLike, overwrite: bool = False) -> Pa
 
 
 def _check(idata, path) -> None:
-    missing = [g for g in _REQUIRED_GROUPS if g not in idata.groups()]
     attrs = idata.posterior.attrs if "posterior" in idata.groups() else {}
     attrs = {**attrs, **idata.attrs}
+    required = list(_REQUIRED_GROUPS)
+    if "spec" in attrs and not DFMSpec.from_json(attrs["spec"]).constant_gaussian:
+        required.remove("log_likelihood")  # latent volatility paths: none is stored
+    missing = [g for g in required if g not in idata.groups()]
     missing_attrs = [a for a in _REQUIRED_ATTRS if a not in attrs]
     if missing or missing_attrs:
         raise ValueError(
@@ -130,7 +137,6 @@ def load(path: str | os.PathLike) -> FitResult:
         The file is not netCDF, not a bdfm fit, of another file format version, or
         its data and scaling disagree.
     """
-    from bdfm.inference.fitting import FORMAT_VERSION
 
     path = Path(path)
     if not path.exists():
@@ -169,12 +175,7 @@ def fit_from_idata(idata: az.InferenceData, source: object = "the InferenceData"
     ValueError
         The stored data and scaling disagree.
     """
-    from bdfm.data import Scaling
-    from bdfm.inference.pymc_model import BayesSpec
-    from bdfm.model import DynamicFactorModel
-    from bdfm.priors import priors_from_json
     from bdfm.results import FitResult
-    from bdfm.spec import DFMSpec
 
     attrs = {**idata.posterior.attrs, **idata.attrs}
     spec = DFMSpec.from_json(attrs["spec"])
@@ -192,6 +193,9 @@ def fit_from_idata(idata: az.InferenceData, source: object = "the InferenceData"
         idiosyncratic=spec.idiosyncratic,
         standardize=spec.standardize,
         scaling=stored if given else None,
+        factor_volatility=spec.factor_volatility,
+        idio_volatility=spec.idio_volatility,
+        tails=spec.tails,
     )
     if not np.allclose(stored.mean, model.panel.scaling.mean, rtol=1e-10, atol=1e-12):
         raise ValueError(f"{source}: the stored data and scaling disagree; the file was altered")

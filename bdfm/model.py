@@ -13,17 +13,21 @@ import pytensor.tensor as pt
 
 from bdfm.data import Panel, Scaling, prepare_panel
 from bdfm.dims import factor_labels
-from bdfm.params import param_shapes, validate_params
+from bdfm.params import param_shapes, validate_params, volatility_names
 from bdfm.spec import DFMSpec
 from bdfm.statespace.assemble import dfm_loglike_pointwise
 from bdfm.statespace.inputs import filter_inputs
 from bdfm.statespace.kalman import FilterResult, SmootherResult, filter_states, smooth_states
+from bdfm.statespace.particle import ParticleResult, particle_loglike
 from bdfm.statespace.stats import ar1_inputs
 from bdfm.statespace.warmup import compile_with_warmup
 
-__all__ = ["DynamicFactorModel", "min_dates"]
+__all__ = ["MIN_DATES_VOLATILITY", "DynamicFactorModel", "min_dates"]
 
 log = logging.getLogger(__name__)
+
+#: fewest dates with data for a spec with time-varying volatility (latent paths)
+MIN_DATES_VOLATILITY = 50
 
 
 def min_dates(spec: DFMSpec) -> tuple[int, str]:
@@ -34,6 +38,10 @@ def min_dates(spec: DFMSpec) -> tuple[int, str]:
     coefficients on the p lagged dates. With no more dates than those parameters the
     fit is exact: the idiosyncratic variances go to zero and the optimiser or sampler
     "converges" to a degenerate answer. So at least one date more than each needs.
+
+    With time-varying volatility (``spec.constant_gaussian`` False) at least
+    :data:`MIN_DATES_VOLATILITY` dates: the latent log-variance paths and their
+    persistence are not informed by a handful of dates.
     """
     k, p = spec.n_factors, spec.factor_order
     per_series = k + 1 + (spec.idiosyncratic == "ar1")
@@ -46,6 +54,15 @@ def min_dates(spec: DFMSpec) -> tuple[int, str]:
         "them or the fit is exact with zero idiosyncratic variance; use more dates, fewer "
         "factors or a lower factor_order"
     )
+    if not spec.constant_gaussian and need < MIN_DATES_VOLATILITY:
+        need = MIN_DATES_VOLATILITY
+        why = (
+            f"time-varying volatility (factor_volatility={spec.factor_volatility!r}, "
+            f"idio_volatility={spec.idio_volatility!r}, tails={spec.tails!r}) has latent "
+            f"volatility paths that a handful of dates do not inform, so it needs at least "
+            f"{MIN_DATES_VOLATILITY} dates; use more dates or constant volatility with "
+            "normal tails"
+        )
     return need, why
 
 
@@ -78,6 +95,15 @@ class DynamicFactorModel:
     scaling : bdfm.data.Scaling, optional
         Use this mean and scale per series instead of the data's own (e.g. a fit's
         scaling, to evaluate later data in that fit's model units).
+    factor_volatility : {"constant", "sv"}
+        ``"sv"``: stochastic volatility of the factor innovations.
+    idio_volatility : {"constant", "common_sv", "sv"}
+        Stochastic volatility of the idiosyncratic errors: one common path or one per series.
+    tails : {"normal", "student_t"}
+        Student-t shocks (a Gaussian scale mixture per date).
+        Any of these three non-default makes the likelihood intractable: see
+        :meth:`loglike_particle`; such a model needs at least
+        :data:`MIN_DATES_VOLATILITY` dates with data.
 
     Notes
     -----
@@ -95,12 +121,18 @@ class DynamicFactorModel:
         idiosyncratic: str = "iid",
         standardize: bool = True,
         scaling: Scaling | None = None,
+        factor_volatility: str = "constant",
+        idio_volatility: str = "constant",
+        tails: str = "normal",
     ) -> None:
         self.spec = DFMSpec(
             n_factors=n_factors,
             factor_order=factor_order,
             idiosyncratic=idiosyncratic,
             standardize=standardize,
+            factor_volatility=factor_volatility,
+            idio_volatility=idio_volatility,
+            tails=tails,
         )
         self.scaling_given = scaling is not None
         min_time, why = min_dates(self.spec)
@@ -147,7 +179,14 @@ class DynamicFactorModel:
         return (
             f"DynamicFactorModel(N={self.n_series}, T={self.n_time}, n_factors={s.n_factors}, "
             f"factor_order={s.factor_order}, idiosyncratic={s.idiosyncratic!r}, "
-            f"standardize={s.standardize})"
+            f"standardize={s.standardize}"
+            + (
+                ""
+                if s.constant_gaussian
+                else f", factor_volatility={s.factor_volatility!r}, "
+                f"idio_volatility={s.idio_volatility!r}, tails={s.tails!r}"
+            )
+            + ")"
         )
 
     # ------------------------------------------------------------------ graph
@@ -183,7 +222,13 @@ class DynamicFactorModel:
         )
 
     def _symbolic_params(self) -> dict[str, pt.TensorVariable]:
-        return {n: pt.tensor(n, shape=s, dtype="float64") for n, s in self.param_shapes().items()}
+        # the constant-variance Gaussian graph: the volatility parameters do not enter it
+        vol = volatility_names(self.spec)
+        return {
+            n: pt.tensor(n, shape=s, dtype="float64")
+            for n, s in self.param_shapes().items()
+            if n not in vol
+        }
 
     def _graph_from(self, sym: Mapping[str, pt.TensorVariable]):
         return self.loglike_graph(
@@ -210,29 +255,138 @@ class DynamicFactorModel:
         checked = validate_params(params, self.spec, self.n_series)
         return [checked[n] for n in self.param_names]
 
+    def _require_constant(self, what: str, instead: str) -> None:
+        s = self.spec
+        if not s.constant_gaussian:
+            raise ValueError(
+                f"{what} needs constant volatility and normal tails, but this model has "
+                f"factor_volatility={s.factor_volatility!r}, idio_volatility="
+                f"{s.idio_volatility!r}, tails={s.tails!r}: the state-space moments depend "
+                f"on the latent volatility paths; {instead}"
+            )
+
     # ------------------------------------------------------------------ evaluation
-    def loglike_pointwise(self, params: Mapping) -> np.ndarray:
+    def loglike_pointwise(
+        self, params: Mapping, *, n_particles: int = 500, random_seed=None
+    ) -> np.ndarray:
         """log p(y_t | y_{1:t-1}) for every time point, shape (T,).
 
         Parameters
         ----------
         params : dict
             ``{"loadings": (N, k), "factor_ar": (p, k, k), "idio_sd": (N,),
-            "idio_ar": (N,)}`` (``idio_ar`` for AR(1) errors only), in model
+            "idio_ar": (N,)}`` (``idio_ar`` for AR(1) errors only), plus the
+            volatility parameters of :func:`bdfm.params.volatility_names`, in model
             units (standardised data when ``standardize=True``).
+        n_particles, random_seed
+            Time-varying volatility only (ignored otherwise): the particle filter's
+            options, see :meth:`loglike_particle`.
+
+        Returns
+        -------
+        (T,) ndarray
+            Exact (Kalman filter) for constant volatility with normal tails; otherwise
+            the particle-filter estimate of :meth:`loglike_particle` (its ``loglike``).
         """
+        if not self.spec.constant_gaussian:
+            return self.loglike_particle(
+                params, n_particles=n_particles, random_seed=random_seed
+            ).loglike
         return np.asarray(self._pointwise_fn(*self._ordered(params)))
 
-    def loglike(self, params: Mapping) -> float:
-        """Exact log-likelihood log p(y_{1:T}) at ``params`` (see :meth:`loglike_pointwise`)."""
-        return float(self.loglike_pointwise(params).sum())
+    def loglike(self, params: Mapping, *, n_particles: int = 500, random_seed=None) -> float:
+        """Log-likelihood log p(y_{1:T}) at ``params`` (see :meth:`loglike_pointwise`).
+
+        Exact for constant volatility with normal tails; otherwise a particle-filter
+        estimate (its Monte Carlo error: :meth:`loglike_particle`).
+        """
+        return float(
+            self.loglike_pointwise(params, n_particles=n_particles, random_seed=random_seed).sum()
+        )
+
+    def loglike_particle(
+        self, params: Mapping, n_particles: int = 500, random_seed=None
+    ) -> ParticleResult:
+        """Particle-filter estimate of log p(y_t | y_{1:t-1}) with Monte Carlo errors.
+
+        A Rao-Blackwellised particle filter
+        (:func:`bdfm.statespace.particle.particle_loglike`) on the model's data in
+        model units: particles for the volatility paths, the factors integrated out
+        exactly given each path.
+
+        Parameters
+        ----------
+        params : dict
+            Natural parameters including the volatility ones (``factor_sv_phi``,
+            ``factor_sv_sd``, ``idio_sv_phi``, ``idio_sv_sd``, ``tails_nu``, as the
+            specification uses them).
+        n_particles : int
+            Number of particles (>= 2).
+        random_seed : int, numpy Generator or None
+            The same seed gives the same estimate.
+
+        Returns
+        -------
+        ParticleResult
+            ``loglike`` (T,) and its standard errors ``se``, ``total`` and
+            ``total_se``, effective sample sizes and filtered means (``factor_mean``
+            (T, k), ``h_mean``, ``g_mean``, ``lam_mean``). For a constant Gaussian
+            model every particle is the exact Kalman filter (zero error).
+
+        Raises
+        ------
+        ValueError
+            Invalid parameters, or ``idio_volatility="sv"``: one log-variance path
+            per series is beyond the particle filter.
+        """
+        s = self.spec
+        if s.idio_volatility == "sv":
+            raise ValueError(
+                "the likelihood with per-series idiosyncratic stochastic volatility "
+                "(idio_volatility='sv') has N latent log-variance paths and no particle-filter "
+                "estimate here; it needs the per-date paths: evaluate "
+                "loglike_graph(..., obs_scale=exp(g) / lambda) given them (the samplers do), "
+                "or use idio_volatility='common_sv'"
+            )
+        p = validate_params(params, s, self.n_series)
+        c = self._data_constants
+        return particle_loglike(
+            c["y"],
+            self.panel.mask,
+            p["loadings"],
+            p["factor_ar"],
+            p["idio_sd"],
+            p.get("idio_ar"),
+            factor_sv=(
+                (p["factor_sv_phi"], p["factor_sv_sd"]) if s.factor_volatility == "sv" else None
+            ),
+            idio_sv=(
+                (p["idio_sv_phi"], p["idio_sv_sd"]) if s.idio_volatility == "common_sv" else None
+            ),
+            nu=float(p["tails_nu"]) if s.tails == "student_t" else None,
+            n_particles=n_particles,
+            random_seed=random_seed,
+        )
 
     def loglike_and_grad(self, params: Mapping) -> tuple[float, dict[str, np.ndarray]]:
-        """Log-likelihood and its gradient with respect to every parameter."""
+        """Log-likelihood and its gradient with respect to every parameter.
+
+        Constant volatility with normal tails only (the exact likelihood).
+        """
+        self._require_constant(
+            "loglike_and_grad",
+            "differentiate loglike_graph(..., factor_var=, obs_scale=) given the paths, "
+            "or use loglike_particle for a (non-differentiable) estimate",
+        )
         out = self._value_and_grad_fn(*self._ordered(params))
         return float(out[0]), dict(zip(self.param_names, out[1:], strict=True))
 
     def _filter_with_transition(self, params: Mapping) -> tuple[FilterResult, np.ndarray]:
+        self._require_constant(
+            "filter/smooth/smoothed_factors",
+            "use loglike_particle(params).factor_mean for the filtered factor means, or "
+            "the posterior factors of a fit (which samples the volatility paths)",
+        )
         c = self._data_constants
         p = dict(zip(self.param_names, self._ordered(params), strict=True))
         inputs = filter_inputs(

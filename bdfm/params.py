@@ -7,6 +7,17 @@ A parameter set is a plain dict::
 with ``factor_ar[l]`` the lag-(l+1) coefficient matrix (rows = equations) and
 ``idio_ar`` present only for AR(1) idiosyncratic errors. Factor innovations have
 identity covariance.
+
+Specifications with time-varying volatility add (:func:`volatility_names`)::
+
+    factor_volatility="sv":         "factor_sv_phi" (k,), "factor_sv_sd" (k,)
+    idio_volatility="common_sv":    "idio_sv_phi" (), "idio_sv_sd" ()
+    idio_volatility="sv":           "idio_sv_phi" (N,), "idio_sv_sd" (N,)
+    tails="student_t":              "tails_nu" ()
+
+the AR(1) coefficients and innovation sds of the mean-zero log-variance paths
+(``h_t = φ h_{t-1} + σ z_t``, stationary start) and the degrees of freedom ν of
+the Student-t scale mixture.
 """
 
 from __future__ import annotations
@@ -18,11 +29,71 @@ import numpy as np
 from bdfm.spec import DFMSpec
 from bdfm.statespace.inputs import companion_matrix
 
-__all__ = ["companion_matrix", "is_stationary", "param_shapes", "validate_params"]
+__all__ = [
+    "companion_matrix",
+    "is_stationary",
+    "param_shapes",
+    "validate_params",
+    "volatility_names",
+]
+
+#: the spec field (and value) that each volatility parameter needs
+_NEEDS = {
+    "factor_sv_phi": "factor_volatility='sv'",
+    "factor_sv_sd": "factor_volatility='sv'",
+    "idio_sv_phi": "idio_volatility='common_sv' or 'sv'",
+    "idio_sv_sd": "idio_volatility='common_sv' or 'sv'",
+    "tails_nu": "tails='student_t'",
+}
+
+
+def _volatility_shapes(spec: DFMSpec, n_series: int) -> dict[str, tuple[int, ...]]:
+    k = spec.n_factors
+    shapes: dict[str, tuple[int, ...]] = {}
+    if spec.factor_volatility == "sv":
+        shapes["factor_sv_phi"] = (k,)
+        shapes["factor_sv_sd"] = (k,)
+    if spec.idio_volatility != "constant":
+        shape = () if spec.idio_volatility == "common_sv" else (n_series,)
+        shapes["idio_sv_phi"] = shape
+        shapes["idio_sv_sd"] = shape
+    if spec.tails == "student_t":
+        shapes["tails_nu"] = ()
+    return shapes
+
+
+def volatility_names(spec: DFMSpec) -> list[str]:
+    """Names of the volatility parameters of ``spec`` (empty for constant Gaussian specs).
+
+    Parameters
+    ----------
+    spec : DFMSpec
+
+    Returns
+    -------
+    list of str
+        In :func:`param_shapes` order: ``factor_sv_phi``, ``factor_sv_sd`` (factor
+        SV), ``idio_sv_phi``, ``idio_sv_sd`` (idiosyncratic SV) and ``tails_nu``
+        (Student-t shocks), as the specification uses them.
+    """
+    return list(_volatility_shapes(spec, 1))
 
 
 def param_shapes(spec: DFMSpec, n_series: int) -> dict[str, tuple[int, ...]]:
-    """Expected shape of every parameter for ``spec`` and ``n_series`` series."""
+    """Expected shape of every parameter for ``spec`` and ``n_series`` series.
+
+    Parameters
+    ----------
+    spec : DFMSpec
+    n_series : int
+
+    Returns
+    -------
+    dict
+        ``loadings`` (N, k), ``factor_ar`` (p, k, k), ``idio_sd`` (N,), ``idio_ar``
+        (N,) under AR(1) errors, then the volatility parameters of
+        :func:`volatility_names` (0-d shapes are ``()``).
+    """
     k, p = spec.n_factors, spec.factor_order
     shapes = {
         "loadings": (n_series, k),
@@ -31,6 +102,7 @@ def param_shapes(spec: DFMSpec, n_series: int) -> dict[str, tuple[int, ...]]:
     }
     if spec.idiosyncratic == "ar1":
         shapes["idio_ar"] = (n_series,)
+    shapes.update(_volatility_shapes(spec, n_series))
     return shapes
 
 
@@ -47,7 +119,8 @@ def validate_params(params: Mapping, spec: DFMSpec, n_series: int) -> dict[str, 
     ValueError
         Listing every problem: unknown or missing names, wrong shapes, non-finite
         values, non-positive ``idio_sd``, ``|idio_ar| >= 1``, non-stationary
-        ``factor_ar``.
+        ``factor_ar``; for volatility specs ``|*_sv_phi| >= 1``, negative
+        ``*_sv_sd`` and ``tails_nu <= 2``.
     """
     if not isinstance(params, Mapping):
         raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
@@ -55,6 +128,7 @@ def validate_params(params: Mapping, spec: DFMSpec, n_series: int) -> dict[str, 
     problems = []
     unknown = sorted(set(params) - set(shapes))
     if unknown:
+        hints = [f"'{n}' needs {_NEEDS[n]}" for n in unknown if n in _NEEDS]
         problems.append(
             f"unknown parameter name(s) {unknown}; valid names for this model are {sorted(shapes)}"
             + (
@@ -62,6 +136,7 @@ def validate_params(params: Mapping, spec: DFMSpec, n_series: int) -> dict[str, 
                 if "idio_ar" in unknown and spec.idiosyncratic == "iid"
                 else ""
             )
+            + (f" ({'; '.join(hints)})" if hints else "")
         )
     missing = [n for n in shapes if n not in params]
     if missing:
@@ -96,6 +171,35 @@ def validate_params(params: Mapping, spec: DFMSpec, n_series: int) -> dict[str, 
             f"'factor_ar' is not stationary (largest companion eigenvalue modulus {rad:.4g} >= 1); "
             "the stationary initial distribution does not exist — shrink the coefficients"
         )
+    problems.extend(_volatility_problems(out))
     if problems:
         raise ValueError("Invalid parameters:\n- " + "\n- ".join(problems))
     return out
+
+
+def _where(bad: np.ndarray) -> str:
+    """'' for a 0-d check, else the failing positions."""
+    return "" if bad.ndim == 0 else f"; not so at position(s) {np.flatnonzero(bad).tolist()}"
+
+
+def _volatility_problems(out: Mapping[str, np.ndarray]) -> list[str]:
+    """Admissibility of the (already finite, well-shaped) volatility parameters."""
+    problems = []
+    for name in ("factor_sv_phi", "idio_sv_phi"):
+        if name in out and np.any(np.abs(out[name]) >= 1):
+            problems.append(
+                f"{name!r} must lie in (-1, 1) for a stationary log-variance path"
+                + _where(np.abs(out[name]) >= 1)
+            )
+    for name in ("factor_sv_sd", "idio_sv_sd"):
+        if name in out and np.any(out[name] < 0):
+            problems.append(
+                f"{name!r} (sd of the log-variance innovations) must be >= 0"
+                + _where(out[name] < 0)
+            )
+    if "tails_nu" in out and not out["tails_nu"] > 2:
+        problems.append(
+            f"'tails_nu' (Student-t degrees of freedom) must be > 2 for finite variance, "
+            f"got {float(out['tails_nu']):.4g}"
+        )
+    return problems

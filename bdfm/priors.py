@@ -29,6 +29,7 @@ __all__ = [
     "priors_from_json",
     "priors_to_json",
     "resolve_priors",
+    "volatility_priors",
 ]
 
 #: What each prior name controls (shown in errors and docs).
@@ -42,7 +43,46 @@ PRIOR_DOCS = {
     "factor_ar": "unconstrained VAR parameters mapped to a stationary VAR (Ansley-Kohn)",
     "idio_sd": "idiosyncratic innovation standard deviations (model units)",
     "idio_ar": "AR(1) coefficients of the idiosyncratic errors (idiosyncratic='ar1')",
+    "factor_sv_phi": "persistence of each factor's log-variance AR(1) (factor_volatility='sv')",
+    "factor_sv_sd": "volatility of each factor's log-variance (factor_volatility='sv')",
+    "idio_sv_phi": "persistence of the idiosyncratic log-variance path(s) "
+    "(idio_volatility='common_sv' or 'sv')",
+    "idio_sv_sd": "volatility of the idiosyncratic log-variance path(s) "
+    "(idio_volatility='common_sv' or 'sv')",
+    "tails_nu": "degrees of freedom minus 2 of the Student-t shocks, nu - 2 > 0 "
+    "(tails='student_t')",
 }
+
+#: Prior names whose parameter must be positive, and distributions with positive support.
+POSITIVE = frozenset(
+    {
+        "idio_sd",
+        "loading_scale",
+        "loading_local",
+        "slab_scale",
+        "group_loading_sd",
+        "factor_sv_sd",
+        "idio_sv_sd",
+        "tails_nu",
+    }
+)
+POSITIVE_DISTS = frozenset(
+    {
+        "HalfNormal",
+        "HalfStudentT",
+        "HalfCauchy",
+        "Gamma",
+        "InverseGamma",
+        "Exponential",
+        "LogNormal",
+        "Weibull",
+        "ChiSquared",
+    }
+)
+#: Prior names of AR(1) persistences: support inside (-1, 1).
+PERSISTENCE = frozenset({"factor_sv_phi", "idio_sv_phi"})
+#: Distribution parameters that must be positive numbers.
+_POSITIVE_PARAMS = ("sigma", "alpha", "beta", "lam", "tau", "nu", "b")
 
 
 def _rebuild_prior(dist: str, params: dict) -> Prior:
@@ -178,6 +218,54 @@ def default_priors(loadings: str, idiosyncratic: str, grouped: bool) -> dict[str
     return priors
 
 
+def volatility_priors(factor_volatility: str, idio_volatility: str, tails: str) -> dict:
+    """Default priors of the volatility and tail options (empty for the constant Gaussian).
+
+    Persistences ~ Beta(20, 1.5) (mean 0.93, as in the stochastic-volatility literature);
+    volatilities of the log-variances ~ HalfNormal(0.5); ν - 2 ~ Gamma(2, 0.1) (mean
+    ν = 22, keeps ν away from 2 where the variance is infinite).
+    """
+    priors: dict[str, Prior] = {}
+    if factor_volatility == "sv":
+        priors["factor_sv_phi"] = Prior("Beta", alpha=20.0, beta=1.5)
+        priors["factor_sv_sd"] = Prior("HalfNormal", sigma=0.5)
+    if idio_volatility in ("common_sv", "sv"):
+        priors["idio_sv_phi"] = Prior("Beta", alpha=20.0, beta=1.5)
+        priors["idio_sv_sd"] = Prior("HalfNormal", sigma=0.5)
+    if tails == "student_t":
+        priors["tails_nu"] = Prior("Gamma", alpha=2.0, beta=0.1)
+    return priors
+
+
+def _support_problems(name: str, prior: Prior) -> list[str]:
+    """What makes ``prior`` impossible for ``name`` (empty if nothing)."""
+    problems = []
+    for key in _POSITIVE_PARAMS:
+        value = prior.params.get(key)
+        if isinstance(value, int | float) and not value > 0:
+            problems.append(f"prior {name!r}: {prior.dist} needs {key} > 0, got {value!r}")
+    if name in POSITIVE and prior.dist not in POSITIVE_DISTS:
+        problems.append(
+            f"prior {name!r} must have positive support (e.g. HalfNormal, Gamma, "
+            f"InverseGamma, LogNormal), got {prior.dist}"
+        )
+    if name in PERSISTENCE:
+        lower, upper = prior.params.get("lower"), prior.params.get("upper")
+        inside = prior.dist == "Beta" or (
+            prior.dist in ("Uniform", "TruncatedNormal")
+            and isinstance(lower, int | float)
+            and isinstance(upper, int | float)
+            and -1 <= lower < upper <= 1
+        )
+        if not inside:
+            problems.append(
+                f"prior {name!r} is a persistence and needs support inside (-1, 1): "
+                f"use Beta(...) or Uniform/TruncatedNormal with -1 <= lower < upper <= 1, "
+                f"got {prior!r}"
+            )
+    return problems
+
+
 def resolve_priors(defaults: Mapping[str, Prior], overrides: Mapping | None) -> dict[str, Prior]:
     """``defaults | overrides``, refusing names the model does not use."""
     overrides = dict(overrides or {})
@@ -187,9 +275,14 @@ def resolve_priors(defaults: Mapping[str, Prior], overrides: Mapping | None) -> 
         raise ValueError(
             f"unknown prior name(s) {unknown}. This model's priors are:\n{valid}\n"
             "Check the spelling, or the model options that use a prior "
-            "(loadings='horseshoe', groups=..., idiosyncratic='ar1')."
+            "(loadings='horseshoe', groups=..., idiosyncratic='ar1', factor_volatility='sv', "
+            "idio_volatility='common_sv' or 'sv', tails='student_t')."
         )
-    return {**defaults, **{k: _as_prior(k, v) for k, v in overrides.items()}}
+    resolved = {**defaults, **{k: _as_prior(k, v) for k, v in overrides.items()}}
+    problems = [p for k in overrides for p in _support_problems(k, resolved[k])]
+    if problems:
+        raise ValueError("impossible prior(s):\n- " + "\n- ".join(problems))
+    return resolved
 
 
 def priors_to_json(priors: Mapping[str, Prior]) -> str:

@@ -10,7 +10,7 @@ from bdfm.params import companion_matrix, validate_params
 from bdfm.spec import DFMSpec
 from bdfm.statespace.inputs import stationary_cov
 
-__all__ = ["random_params", "simulate"]
+__all__ = ["random_params", "simulate", "volatility_paths"]
 
 
 def random_params(
@@ -20,7 +20,21 @@ def random_params(
 
     Loadings ~ N(0, 1); each factor VAR lag has diagonal coefficients drawn so the
     sum over lags lies in (0.3, 0.8), plus small off-diagonal terms; idiosyncratic
-    sd ~ U(0.5, 1.2); AR(1) coefficients ~ U(0.2, 0.7).
+    sd ~ U(0.5, 1.2); AR(1) coefficients ~ U(0.2, 0.7). Volatility parameters (drawn
+    after all the others, so the rest equals the constant spec's draw for the same
+    seed): log-variance persistence ``*_sv_phi`` ~ U(0.9, 0.98), innovation sd
+    ``*_sv_sd`` ~ U(0.15, 0.3); Student-t degrees of freedom ``tails_nu`` ~ U(5, 8).
+
+    Parameters
+    ----------
+    spec : DFMSpec
+    n_series : int
+    random_seed : int, Generator or None
+
+    Returns
+    -------
+    dict
+        Every name of :func:`bdfm.params.param_shapes`.
     """
     rng = np.random.default_rng(random_seed)
     k, p = spec.n_factors, spec.factor_order
@@ -38,7 +52,73 @@ def random_params(
     }
     if spec.idiosyncratic == "ar1":
         params["idio_ar"] = rng.uniform(0.2, 0.7, size=n_series)
+    if spec.factor_volatility == "sv":
+        params["factor_sv_phi"] = rng.uniform(0.9, 0.98, size=k)
+        params["factor_sv_sd"] = rng.uniform(0.15, 0.3, size=k)
+    if spec.idio_volatility != "constant":
+        size = None if spec.idio_volatility == "common_sv" else n_series
+        params["idio_sv_phi"] = np.asarray(rng.uniform(0.9, 0.98, size=size))
+        params["idio_sv_sd"] = np.asarray(rng.uniform(0.15, 0.3, size=size))
+    if spec.tails == "student_t":
+        params["tails_nu"] = np.asarray(rng.uniform(5.0, 8.0))
     return params
+
+
+def _log_var_path(rng: np.random.Generator, phi, sd, n_time: int) -> np.ndarray:
+    """Mean-zero stationary AR(1) paths ``h_t = φ h_{t-1} + σ z_t``: (T,) + shape of φ."""
+    phi, sd = np.asarray(phi, dtype=float), np.asarray(sd, dtype=float)
+    z = rng.standard_normal((n_time, *phi.shape))
+    h = np.empty_like(z)
+    h[0] = sd / np.sqrt(1.0 - phi**2) * z[0]
+    for t in range(1, n_time):
+        h[t] = phi * h[t - 1] + sd * z[t]
+    return h
+
+
+def volatility_paths(
+    spec: DFMSpec, params: dict[str, np.ndarray], n_time: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Draw the latent volatility paths of ``spec`` and the variances they imply.
+
+    Parameters
+    ----------
+    spec : DFMSpec
+    params : dict
+        Validated parameters (the volatility names of :func:`bdfm.params.volatility_names`).
+    n_time : int
+    rng : numpy Generator
+
+    Returns
+    -------
+    dict
+        ``"factor_var"`` (T, k) and ``"obs_scale"`` (T, N): the per-date factor
+        innovation variances ``exp(h_t)/λ_t`` and idiosyncratic variance multipliers
+        ``exp(g_t)/λ_t`` in the convention of
+        :func:`bdfm.statespace.assemble.dfm_loglike_pointwise`; plus, as the spec
+        has them, ``"factor_log_var"`` h (T, k), ``"idio_log_var"`` g ((T,) common,
+        (T, N) per series) and ``"tail_scale"`` λ (T,), ``λ_t ~ Gamma(ν/2, rate ν/2)``.
+    """
+    k, n_series = spec.n_factors, np.shape(params["loadings"])[0]
+    out: dict[str, np.ndarray] = {}
+    h = np.zeros((n_time, k))
+    g = np.zeros((n_time, 1))
+    lam = np.ones(n_time)
+    if spec.factor_volatility == "sv":
+        h = out["factor_log_var"] = _log_var_path(
+            rng, params["factor_sv_phi"], params["factor_sv_sd"], n_time
+        )
+    if spec.idio_volatility != "constant":
+        g = out["idio_log_var"] = _log_var_path(
+            rng, params["idio_sv_phi"], params["idio_sv_sd"], n_time
+        )
+        if g.ndim == 1:
+            g = g[:, None]
+    if spec.tails == "student_t":
+        nu = float(params["tails_nu"])
+        lam = out["tail_scale"] = rng.gamma(0.5 * nu, 2.0 / nu, size=n_time)
+    out["factor_var"] = np.exp(h) / lam[:, None]
+    out["obs_scale"] = np.broadcast_to(np.exp(g) / lam[:, None], (n_time, n_series)).copy()
+    return out
 
 
 def simulate(
@@ -57,7 +137,8 @@ def simulate(
     ----------
     spec : DFMSpec
     params : dict, optional
-        True parameters (``loadings``, ``factor_ar``, ``idio_sd``, ``idio_ar``);
+        True parameters (``loadings``, ``factor_ar``, ``idio_sd``, ``idio_ar`` and the
+        volatility parameters of :func:`bdfm.params.volatility_names`);
         default: :func:`random_params` for ``n_series`` series.
     n_time : int
     random_seed : int or Generator, optional
@@ -67,7 +148,25 @@ def simulate(
     Returns
     -------
     data : DataFrame (dates x series ``y1..yN``), no missing values.
-    truth : dict with the true parameters and ``"factors"`` (DataFrame, dates x ``f1..fk``).
+    truth : dict
+        The true parameters and ``"factors"`` (DataFrame, dates x ``f1..fk``); for
+        specs with time-varying volatility also the latent paths, indexed by date:
+        ``"factor_log_var"`` h (DataFrame, dates x ``f1..fk``, factor SV),
+        ``"idio_log_var"`` g (Series for ``idio_volatility="common_sv"``, DataFrame
+        dates x ``y1..yN`` for ``"sv"``) and ``"tail_scale"`` λ (Series, Student-t).
+
+    Notes
+    -----
+    With time-varying volatility (``spec.constant_gaussian`` False) the factor
+    shock entering ``f_t`` has variances ``factor_var[t] = exp(h_t)/λ_t`` and the
+    first state is drawn from the stationary law under ``factor_var[0]``; the
+    idiosyncratic innovations have variances ``idio_sd² obs_scale[t]`` with
+    ``obs_scale[t] = exp(g_t)/λ_t``, and an AR(1) error starts from variance
+    ``idio_sd² obs_scale[0] / (1 - ρ²)`` — the conventions of
+    :func:`bdfm.statespace.assemble.dfm_loglike_pointwise`. The paths are drawn
+    from a generator spawned from the seed's, so the remaining draws use the
+    same stream as a constant spec: with every ``*_sv_sd`` zero and Gaussian
+    tails the data equal the constant model's bit for bit.
     """
     rng = np.random.default_rng(random_seed)
     if params is None:
@@ -76,6 +175,58 @@ def simulate(
         params = random_params(spec, n_series, rng)
     n_series = np.shape(params["loadings"])[0]
     p = validate_params(params, spec, n_series)
+    if spec.constant_gaussian:
+        return _simulate_constant(spec, p, n_time, rng, start, freq)
+    k, order = spec.n_factors, spec.factor_order
+    paths = volatility_paths(spec, p, n_time, rng.spawn(1)[0])
+    f_sd = np.sqrt(paths["factor_var"])
+    u_sd = p["idio_sd"] * np.sqrt(paths["obs_scale"])
+    Tm = companion_matrix(p["factor_ar"])
+    cov0 = stationary_cov(Tm[:k], paths["factor_var"][0])
+    state = rng.multivariate_normal(np.zeros(k * order), cov0)
+    f = np.empty((n_time, k))
+    for t in range(n_time):
+        if t > 0:
+            state = Tm @ state
+            state[:k] += rng.standard_normal(k) * f_sd[t]
+        f[t] = state[:k]
+    if spec.idiosyncratic == "ar1":
+        rho = p["idio_ar"]
+        u = np.empty((n_time, n_series))
+        u[0] = rng.standard_normal(n_series) * u_sd[0] / np.sqrt(1 - rho**2)
+        for t in range(1, n_time):
+            u[t] = rho * u[t - 1] + rng.standard_normal(n_series) * u_sd[t]
+    else:
+        u = rng.standard_normal((n_time, n_series)) * u_sd
+    data, truth = _frames(f, f @ p["loadings"].T + u, p, start, freq)
+    index, series = data.index, data.columns
+    if "factor_log_var" in paths:
+        truth["factor_log_var"] = pd.DataFrame(
+            paths["factor_log_var"], index=index, columns=factor_labels(k)
+        )
+    if "idio_log_var" in paths:
+        g = paths["idio_log_var"]
+        truth["idio_log_var"] = (
+            pd.Series(g, index=index, name="idio_log_var")
+            if g.ndim == 1
+            else pd.DataFrame(g, index=index, columns=series)
+        )
+    if "tail_scale" in paths:
+        truth["tail_scale"] = pd.Series(paths["tail_scale"], index=index, name="tail_scale")
+    return data, truth
+
+
+def _frames(f, y, p, start, freq) -> tuple[pd.DataFrame, dict]:
+    n_time, n_series = y.shape
+    index = pd.date_range(start, periods=n_time, freq=freq, name="date")
+    data = pd.DataFrame(y, index=index, columns=[f"y{i + 1}" for i in range(n_series)])
+    factors = pd.DataFrame(f, index=index, columns=factor_labels(f.shape[1]))
+    return data, {**p, "factors": factors}
+
+
+def _simulate_constant(spec, p, n_time, rng, start, freq) -> tuple[pd.DataFrame, dict]:
+    """Constant variances, Gaussian shocks (the original random stream, unchanged)."""
+    n_series = p["loadings"].shape[0]
     k, order = spec.n_factors, spec.factor_order
     Tm = companion_matrix(p["factor_ar"])
     state = rng.multivariate_normal(np.zeros(k * order), stationary_cov(Tm[:k]))
@@ -94,8 +245,4 @@ def simulate(
             u[t] = rho * u[t - 1] + rng.standard_normal(n_series) * sd
     else:
         u = rng.standard_normal((n_time, n_series)) * sd
-    y = f @ p["loadings"].T + u
-    index = pd.date_range(start, periods=n_time, freq=freq, name="date")
-    data = pd.DataFrame(y, index=index, columns=[f"y{i + 1}" for i in range(n_series)])
-    factors = pd.DataFrame(f, index=index, columns=factor_labels(k))
-    return data, {**p, "factors": factors}
+    return _frames(f, f @ p["loadings"].T + u, p, start, freq)

@@ -6,9 +6,18 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-__all__ = ["IDIOSYNCRATIC_CHOICES", "DFMSpec"]
+__all__ = [
+    "FACTOR_VOLATILITY_CHOICES",
+    "IDIOSYNCRATIC_CHOICES",
+    "IDIO_VOLATILITY_CHOICES",
+    "TAILS_CHOICES",
+    "DFMSpec",
+]
 
 IDIOSYNCRATIC_CHOICES = ("iid", "ar1")
+FACTOR_VOLATILITY_CHOICES = ("constant", "sv")
+IDIO_VOLATILITY_CHOICES = ("constant", "common_sv", "sv")
+TAILS_CHOICES = ("normal", "student_t")
 
 
 @dataclass(frozen=True)
@@ -25,12 +34,26 @@ class DFMSpec:
         Idiosyncratic error model.
     standardize : bool
         Demean and scale each series before fitting (the scaling is recorded).
+    factor_volatility : {"constant", "sv"}
+        ``"sv"``: each factor's innovation log-variance follows a stationary AR(1)
+        with mean 0 (stochastic volatility; the mean is fixed by the factors' scale).
+    idio_volatility : {"constant", "common_sv", "sv"}
+        ``"common_sv"``: every idiosyncratic variance is scaled by one common
+        stochastic-volatility path; ``"sv"``: one path per series (N x T latent
+        values: for small panels).
+    tails : {"normal", "student_t"}
+        ``"student_t"``: the shocks of each date are a Gaussian scale mixture,
+        ``λ_t ~ Gamma(ν/2, ν/2)`` dividing every variance at ``t`` (multivariate t
+        shocks, ν estimated).
     """
 
     n_factors: int
     factor_order: int = 1
     idiosyncratic: Literal["iid", "ar1"] = "iid"
     standardize: bool = True
+    factor_volatility: Literal["constant", "sv"] = "constant"
+    idio_volatility: Literal["constant", "common_sv", "sv"] = "constant"
+    tails: Literal["normal", "student_t"] = "normal"
 
     def __post_init__(self) -> None:
         errors = []
@@ -52,8 +75,36 @@ class DFMSpec:
             )
         if not isinstance(self.standardize, bool):
             errors.append(f"standardize must be True or False, got {self.standardize!r}")
+        for name, choices in (
+            ("factor_volatility", FACTOR_VOLATILITY_CHOICES),
+            ("idio_volatility", IDIO_VOLATILITY_CHOICES),
+            ("tails", TAILS_CHOICES),
+        ):
+            if getattr(self, name) not in choices:
+                errors.append(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
         if errors:
             raise ValueError("Invalid model specification:\n- " + "\n- ".join(errors))
+
+    @property
+    def constant_gaussian(self) -> bool:
+        """True for constant variances and Gaussian shocks (the exact Kalman likelihood)."""
+        return (
+            self.factor_volatility == "constant"
+            and self.idio_volatility == "constant"
+            and self.tails == "normal"
+        )
+
+    def require_constant_gaussian(self, what: str) -> None:
+        """Raise a ValueError saying that ``what`` needs constant Gaussian variances."""
+        if not self.constant_gaussian:
+            raise ValueError(
+                f"{what} is not available yet for models with time-varying volatility or "
+                f"Student-t shocks (factor_volatility={self.factor_volatility!r}, "
+                f"idio_volatility={self.idio_volatility!r}, tails={self.tails!r}); it needs "
+                "the predictive distribution over the volatility paths, which bdfm does not "
+                "yet compute. Fit the constant Gaussian model for this, or use the posterior "
+                "volatility paths (fit.posterior['factor_log_var'], 'idio_log_var', 'tail_scale')"
+            )
 
     @property
     def n_state_lags(self) -> int:

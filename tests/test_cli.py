@@ -385,3 +385,31 @@ def test_interrupt_in_any_phase_exits_130(where, prices_csv, tmp_path, monkeypat
     assert main(["fit", str(prices_csv), "--factors", "1", "--out", str(out)]) == 130
     _one_line_error(capsys, "bdfm fit: interrupted")
     assert not out.exists()
+
+
+def test_volatility_flags_reach_the_model(prices_csv, tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_fit(model, *args, **kwargs):
+        seen["spec"] = model.spec
+        raise Stop
+
+    monkeypatch.setattr(bdfm.DynamicFactorModel, "fit", fake_fit)
+    args = ["fit", str(prices_csv), "--returns", "--factors", "1", "--out", str(tmp_path / "f.nc")]
+    flags = ["--factor-volatility", "sv", "--idio-volatility", "common_sv", "--tails", "student_t"]
+    with pytest.raises(Stop):
+        main([*args, *flags])
+    spec = seen["spec"]
+    assert (spec.factor_volatility, spec.idio_volatility, spec.tails) == (
+        "sv",
+        "common_sv",
+        "student_t",
+    )
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--tails", "cauchy"])
+    assert exc.value.code == 2
+    _one_line_error(capsys, "--tails")

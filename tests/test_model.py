@@ -164,3 +164,101 @@ def test_fit_mle_is_invariant_to_extreme_data_scales(rng):
         assert res.converged
         np.testing.assert_allclose(res.params["loadings"], base.params["loadings"], atol=1e-6)
         np.testing.assert_allclose(res.params["idio_sd"], base.params["idio_sd"], atol=1e-6)
+
+
+# ---------------------------------------------------------------- time-varying volatility
+def _sv_panel(T=60, N=5, seed=0, **kw):
+    spec = DFMSpec(n_factors=1, idiosyncratic="ar1", standardize=False, **kw)
+    params = random_params(spec, N, seed)
+    data, _ = simulate(spec, params, T, random_seed=seed)
+    model = bdfm.DynamicFactorModel(
+        data, 1, idiosyncratic="ar1", standardize=False, **{k: getattr(spec, k) for k in kw}
+    )
+    return model, params
+
+
+def test_volatility_model_loglike_is_the_particle_filter_estimate():
+    from bdfm.statespace.particle import particle_loglike
+
+    kw = {"factor_volatility": "sv", "idio_volatility": "common_sv", "tails": "student_t"}
+    model, params = _sv_panel(**kw)
+    assert model.spec.factor_volatility == "sv" and not model.spec.constant_gaussian
+    assert model.param_names[-5:] == [
+        "factor_sv_phi",
+        "factor_sv_sd",
+        "idio_sv_phi",
+        "idio_sv_sd",
+        "tails_nu",
+    ]
+    direct = particle_loglike(
+        model.panel.values,
+        model.panel.mask,
+        params["loadings"],
+        params["factor_ar"],
+        params["idio_sd"],
+        params["idio_ar"],
+        factor_sv=(params["factor_sv_phi"], params["factor_sv_sd"]),
+        idio_sv=(params["idio_sv_phi"], params["idio_sv_sd"]),
+        nu=params["tails_nu"],
+        n_particles=64,
+        random_seed=3,
+    )
+    pointwise = model.loglike_pointwise(params, n_particles=64, random_seed=3)
+    np.testing.assert_array_equal(pointwise, direct.loglike)
+    assert model.loglike(params, n_particles=64, random_seed=3) == pytest.approx(direct.total)
+    res = model.loglike_particle(params, n_particles=64, random_seed=3)
+    np.testing.assert_array_equal(res.se, direct.se)
+    assert res.total_se > 0 and res.n_particles == 64
+    with pytest.raises(ValueError, match="'tails_nu'"):
+        model.loglike(params | {"tails_nu": 1.5})
+
+
+@pytest.mark.parametrize("idio", ["iid", "ar1"])
+def test_volatility_model_with_zero_sd_gives_the_exact_likelihood(idio):
+    spec = DFMSpec(n_factors=2, idiosyncratic=idio)
+    params = random_params(spec, 5, 1)
+    data, _ = simulate(spec, params, 60, random_seed=1)
+    data.iloc[3, 1] = data.iloc[10:14, 2] = np.nan  # a gap and a ragged start
+    exact = bdfm.DynamicFactorModel(data, 2, idiosyncratic=idio)
+    sv = bdfm.DynamicFactorModel(
+        data, 2, idiosyncratic=idio, factor_volatility="sv", idio_volatility="common_sv"
+    )
+    zero = params | {
+        "factor_sv_phi": np.full(2, 0.9),
+        "factor_sv_sd": np.zeros(2),
+        "idio_sv_phi": 0.5,
+        "idio_sv_sd": 0.0,
+    }
+    res = sv.loglike_particle(zero, n_particles=8, random_seed=0)
+    np.testing.assert_allclose(res.loglike, exact.loglike_pointwise(params), rtol=1e-9)
+    assert res.total_se == 0.0
+
+
+def test_volatility_model_needs_fifty_dates():
+    from bdfm.model import MIN_DATES_VOLATILITY, min_dates
+
+    spec = DFMSpec(2)
+    assert min_dates(spec)[0] < MIN_DATES_VOLATILITY == 50
+    for kw in ({"factor_volatility": "sv"}, {"idio_volatility": "sv"}, {"tails": "student_t"}):
+        need, why = min_dates(DFMSpec(2, **kw))
+        assert need == 50 and "volatility" in why
+    data, _ = simulate(spec, random_params(spec, 4, 0), 49, random_seed=0)
+    bdfm.DynamicFactorModel(data, 2)  # a constant model is fine with 49 dates
+    with pytest.raises(ValueError, match=r"need at least 50 .*latent volatility paths"):
+        bdfm.DynamicFactorModel(data, 2, tails="student_t")
+    with pytest.raises(ValueError, match="factor_volatility must be one of"):
+        bdfm.DynamicFactorModel(data, 2, factor_volatility="garch")
+
+
+def test_volatility_model_refuses_kalman_filtering_and_per_series_sv_likelihood():
+    model, params = _sv_panel(factor_volatility="sv")
+    for method in (model.filter, model.smooth, model.smoothed_factors):
+        with pytest.raises(ValueError, match=r"volatility paths.*loglike_particle"):
+            method(params)
+    with pytest.raises(ValueError, match="loglike_graph"):
+        model.loglike_and_grad(params)
+    assert "factor_volatility='sv'" in repr(model)
+    model, params = _sv_panel(idio_volatility="sv")
+    assert model.param_shapes()["idio_sv_phi"] == (5,)
+    with pytest.raises(ValueError, match=r"per-series .*obs_scale"):
+        model.loglike(params)

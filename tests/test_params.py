@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from bdfm.params import companion_matrix, is_stationary, param_shapes, validate_params
+from bdfm.params import (
+    companion_matrix,
+    is_stationary,
+    param_shapes,
+    validate_params,
+    volatility_names,
+)
 from bdfm.spec import DFMSpec
 
 SPEC = DFMSpec(n_factors=2, factor_order=1, idiosyncratic="ar1")
@@ -73,3 +79,85 @@ def test_companion_and_stationarity():
     np.testing.assert_array_equal(T[2:, :2], np.eye(2))
     assert is_stationary(A)
     assert not is_stationary(np.stack([0.7 * np.eye(2), 0.3 * np.eye(2)]))
+
+
+# ---------------------------------------------------------------- volatility parameters
+SV_SPEC = DFMSpec(
+    n_factors=2, factor_volatility="sv", idio_volatility="common_sv", tails="student_t"
+)
+
+
+def good_sv():
+    return {
+        "loadings": np.ones((4, 2)),
+        "factor_ar": 0.5 * np.eye(2)[None],
+        "idio_sd": np.ones(4),
+        "factor_sv_phi": np.full(2, 0.95),
+        "factor_sv_sd": np.full(2, 0.2),
+        "idio_sv_phi": 0.9,
+        "idio_sv_sd": np.array(0.1),
+        "tails_nu": 6.0,
+    }
+
+
+def test_volatility_shapes_and_names():
+    assert volatility_names(DFMSpec(2, idiosyncratic="ar1")) == []
+    assert param_shapes(SV_SPEC, 4) == {
+        "loadings": (4, 2),
+        "factor_ar": (1, 2, 2),
+        "idio_sd": (4,),
+        "factor_sv_phi": (2,),
+        "factor_sv_sd": (2,),
+        "idio_sv_phi": (),
+        "idio_sv_sd": (),
+        "tails_nu": (),
+    }
+    assert volatility_names(SV_SPEC) == [
+        "factor_sv_phi",
+        "factor_sv_sd",
+        "idio_sv_phi",
+        "idio_sv_sd",
+        "tails_nu",
+    ]
+    per_series = param_shapes(DFMSpec(2, idiosyncratic="ar1", idio_volatility="sv"), 4)
+    names = ["loadings", "factor_ar", "idio_sd", "idio_ar", "idio_sv_phi", "idio_sv_sd"]
+    assert list(per_series) == names
+    assert per_series["idio_sv_phi"] == per_series["idio_sv_sd"] == (4,)
+    out = validate_params(good_sv(), SV_SPEC, 4)
+    assert out["idio_sv_phi"].shape == () and out["tails_nu"] == 6.0
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"factor_sv_phi": np.r_[0.5, 1.0]}, "'factor_sv_phi' must lie in (-1, 1)"),
+        ({"idio_sv_phi": -1.0}, "'idio_sv_phi' must lie in (-1, 1)"),
+        ({"factor_sv_sd": np.r_[0.1, -0.1]}, "'factor_sv_sd' (sd of the log-variance"),
+        ({"idio_sv_sd": np.inf}, "'idio_sv_sd' contains NaN or infinite"),
+        ({"tails_nu": 2.0}, "'tails_nu' (Student-t degrees of freedom) must be > 2"),
+        ({"tails_nu": np.inf}, "'tails_nu' contains NaN or infinite"),
+        ({"idio_sv_phi": np.r_[0.9]}, "'idio_sv_phi' has shape (1,), expected ()"),
+    ],
+)
+def test_bad_volatility_params(change, fragment):
+    with pytest.raises(ValueError, match="Invalid parameters") as err:
+        validate_params(good_sv() | change, SV_SPEC, 4)
+    assert fragment in str(err.value)
+
+
+def test_volatility_problems_listed_together_and_zero_sd_allowed():
+    bad = good_sv() | {"factor_sv_phi": np.r_[1.2, 0.5], "idio_sv_sd": -0.5, "tails_nu": 1.0}
+    with pytest.raises(ValueError) as err:
+        validate_params(bad, SV_SPEC, 4)
+    msg = str(err.value)
+    assert "'factor_sv_phi' must lie in (-1, 1)" in msg and "position(s) [0]" in msg
+    assert "'idio_sv_sd'" in msg and "got 1" in msg
+    validate_params(good_sv() | {"factor_sv_sd": np.zeros(2), "idio_sv_sd": 0.0}, SV_SPEC, 4)
+
+
+def test_volatility_names_on_a_constant_spec_say_what_they_need():
+    extra = {"factor_sv_phi": np.full(2, 0.9), "tails_nu": 5.0}
+    with pytest.raises(ValueError, match="unknown parameter") as err:
+        validate_params(good() | extra, SPEC, 4)
+    assert "'factor_sv_phi' needs factor_volatility='sv'" in str(err.value)
+    assert "'tails_nu' needs tails='student_t'" in str(err.value)

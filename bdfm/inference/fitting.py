@@ -42,11 +42,14 @@ __all__ = [
     "SampledFit",
     "assemble_idata",
     "build_model",
+    "constant_counterpart",
     "fit_bayes",
     "fit_map",
     "key_vars",
     "pointwise_loglik",
     "prepare_bayes",
+    "volatility_paths",
+    "volatility_start",
 ]
 
 _log = logging.getLogger(__name__)
@@ -60,7 +63,18 @@ def package_version() -> str:
         return "0.0.0+unknown"
 
 
-KEY_VARS = ("loadings", "factor_ar", "idio_sd", "idio_ar", "loading_scale")
+KEY_VARS = (
+    "loadings",
+    "factor_ar",
+    "idio_sd",
+    "idio_ar",
+    "loading_scale",
+    "factor_sv_phi",
+    "factor_sv_sd",
+    "idio_sv_phi",
+    "idio_sv_sd",
+    "tails_nu",
+)
 FORMAT_VERSION = 1
 
 
@@ -172,6 +186,7 @@ def assemble_idata(
         post = _align_rsp(post)
     k = model.spec.n_factors
     draws = {n: stack_draws(post[n]) for n in model.param_names}
+    draws |= volatility_paths(post, k, model.n_series)
     t0 = time.perf_counter()
     factors, smoothed = simulation_smoother(
         model.panel.filled,
@@ -186,15 +201,21 @@ def assemble_idata(
     post = post.assign_coords({TIME: _time_index(model), FACTOR: factor_labels(k)})
     post["factors"] = (fdims, factors.reshape(shape))
     post["factors_smoothed"] = (fdims, smoothed.reshape(shape))
-    t0 = time.perf_counter()
-    # in the units of observed_data (original units), so fits with different scalings compare
-    ll = pointwise_loglik(model, post)
-    meta["log_likelihood_s"] = time.perf_counter() - t0
-    log_lik = xr.Dataset(
-        {"y": ((CHAIN, DRAW, TIME), ll)},
-        coords={CHAIN: post[CHAIN], DRAW: post[DRAW], TIME: _time_index(model)},
-    )
-    groups = {"posterior": post, "log_likelihood": log_lik, **_data_groups(model)}
+    groups = {"posterior": post, **_data_groups(model)}
+    if model.spec.constant_gaussian:
+        t0 = time.perf_counter()
+        # in the units of observed_data (original units), so fits with different scalings
+        # compare
+        ll = pointwise_loglik(model, post)
+        meta["log_likelihood_s"] = time.perf_counter() - t0
+        groups["log_likelihood"] = xr.Dataset(
+            {"y": ((CHAIN, DRAW, TIME), ll)},
+            coords={CHAIN: post[CHAIN], DRAW: post[DRAW], TIME: _time_index(model)},
+        )
+    # With volatility paths there is no log_likelihood group: the pointwise density given
+    # a path smoothed with y_t would score y_t with itself (and PSIS-LOO over time is not
+    # valid for latent paths); the honest p(y_t | y_{1:t-1}) is the particle filter's
+    # (DynamicFactorModel.loglike_particle).
     if "sample_stats" in raw:
         groups["sample_stats"] = raw.sample_stats
     idata = az.InferenceData(**groups)
@@ -213,6 +234,77 @@ def assemble_idata(
         }
     )
     return idata
+
+
+def volatility_paths(post: xr.Dataset, k: int, n_series: int) -> dict[str, np.ndarray]:
+    """Per-draw ``factor_var`` (D, T, k) and ``obs_scale`` (D, T, N) of a posterior.
+
+    ``exp(factor_log_var) / tail_scale`` and ``exp(idio_log_var) / tail_scale`` (a common
+    path broadcast over the series); the keys of a constant-variance Gaussian posterior
+    are absent (an empty dict).
+    """
+    lam = stack_draws(post["tail_scale"]) if "tail_scale" in post else None  # (D, T)
+    out = {}
+    if "factor_log_var" in post or lam is not None:
+        fv = np.exp(stack_draws(post["factor_log_var"])) if "factor_log_var" in post else 1.0
+        out["factor_var"] = fv / (1.0 if lam is None else lam[..., None])
+    if "idio_log_var" in post or lam is not None:
+        if "idio_log_var" in post:
+            g = np.exp(stack_draws(post["idio_log_var"]))
+            sc = g[..., None] if g.ndim == 2 else g
+        else:
+            sc = 1.0
+        out["obs_scale"] = sc / (1.0 if lam is None else lam[..., None])
+    n_draws = post.sizes[CHAIN] * post.sizes[DRAW]
+    n_time = post.sizes[TIME]
+    shapes = {"factor_var": (n_draws, n_time, k), "obs_scale": (n_draws, n_time, n_series)}
+    return {
+        name: np.ascontiguousarray(np.broadcast_to(value, shapes[name]))
+        for name, value in out.items()
+    }
+
+
+def volatility_start(spec, n_time: int, n_series: int) -> dict[str, np.ndarray]:
+    """Starting values of the volatility variables: flat paths, persistence 0.9, sd 0.2, ν = 10."""
+    k = spec.n_factors
+    out: dict[str, np.ndarray] = {}
+    if spec.factor_volatility == "sv":
+        out |= {
+            "factor_sv_phi": np.full(k, 0.9),
+            "factor_sv_sd": np.full(k, 0.2),
+            "factor_sv_z": np.zeros((n_time, k)),
+        }
+    if spec.idio_volatility == "common_sv":
+        out |= {
+            "idio_sv_phi": np.array(0.9),
+            "idio_sv_sd": np.array(0.2),
+            "idio_sv_z": np.zeros(n_time),
+        }
+    elif spec.idio_volatility == "sv":
+        out |= {
+            "idio_sv_phi": np.full(n_series, 0.9),
+            "idio_sv_sd": np.full(n_series, 0.2),
+            "idio_sv_z": np.zeros((n_time, n_series)),
+        }
+    if spec.tails == "student_t":
+        out |= {"tails_nu_excess": np.array(8.0), "tail_scale": np.ones(n_time)}
+    return out
+
+
+def constant_counterpart(model):
+    """The constant-variance Gaussian model of the same data, scaling and structure."""
+    if model.spec.constant_gaussian:
+        return model
+    spec, panel = model.spec, model.panel
+    data = pd.DataFrame(panel.original, index=panel.index, columns=panel.columns)
+    return type(model)(
+        data,
+        n_factors=spec.n_factors,
+        factor_order=spec.factor_order,
+        idiosyncratic=spec.idiosyncratic,
+        standardize=spec.standardize,
+        scaling=panel.scaling if model.scaling_given else None,
+    )
 
 
 def fit_bayes(
@@ -277,7 +369,12 @@ def fit_bayes(
     meta: dict = {"sampler": sampler, "tune": tune}
     _log.info("starting point: maximum likelihood (compiles the likelihood on first use) ...")
     t0 = time.perf_counter()
-    mle = fit_mle(model)
+    if init == "map" and not model.spec.constant_gaussian:
+        raise ValueError(
+            "init='map' is for constant-variance Gaussian models: with volatility paths the "
+            "joint posterior mode is degenerate; use init='mle' (the default)"
+        )
+    mle = fit_mle(constant_counterpart(model))
     meta["mle_s"] = time.perf_counter() - t0
     _log.info("maximum likelihood found in %.1f s", meta["mle_s"])
     bspec, resolved, pm_model = prepare_bayes(
@@ -292,6 +389,7 @@ def fit_bayes(
         dynamics=dynamics,
     )
     start = point_to_free(identified_params(mle.params, bspec), bspec, model.spec.idiosyncratic)
+    start |= volatility_start(model.spec, model.n_time, model.n_series)
     if init == "map":
         t0 = time.perf_counter()
         start = find_map(pm_model, start, model.spec.idiosyncratic, model.n_obs).point
@@ -332,7 +430,15 @@ def fit_map(model, priors=None, maxiter: int = 2000, **options):
     Starts from the principal-component estimate rotated into the identified
     form. Returns a :class:`bdfm.inference.posterior_mode.MAPResult` (``params``
     in model units). ``priors`` and ``**options`` are those of :func:`build_model`.
+    Constant-variance Gaussian models only (with volatility paths the joint mode is
+    degenerate).
     """
+    if not model.spec.constant_gaussian:
+        raise ValueError(
+            "fit_map is for constant-variance Gaussian models: with factor_volatility, "
+            "idio_volatility or tails set, the posterior mode over the latent paths is "
+            "degenerate; use fit() (NUTS)"
+        )
     start = initial_params(model)
     bspec, _, pm_model = prepare_bayes(
         model, priors=priors, reference_loadings=start["loadings"], **options

@@ -198,7 +198,20 @@ def fit_mle(model, init: dict | None = None, maxiter: int = 1000, tol: float = 1
         Maximum number of L-BFGS iterations.
     tol : float
         Relative tolerance on the objective (scipy's ``ftol``).
+
+    Raises
+    ------
+    ValueError
+        For a model with volatility paths or Student-t shocks (``factor_volatility``,
+        ``idio_volatility``, ``tails``): its likelihood integrates over latent paths and
+        has no closed form to maximise; use ``fit()``.
     """
+    if not model.spec.constant_gaussian:
+        raise ValueError(
+            "maximum likelihood is for constant-variance Gaussian models; this model has "
+            "latent volatility paths or Student-t scales (factor_volatility / idio_volatility "
+            "/ tails): use fit(), which starts from the constant model's maximum likelihood"
+        )
     shapes = model.param_shapes()
     names = list(shapes)
     if init is None:

@@ -18,6 +18,18 @@ mapped by :func:`bdfm.inference.transforms.stationary_var` (``dynamics="var"``) 
 ``dynamics="diagonal"``, one univariate AR(p) per factor through the same map.
 The observed term is a ``CustomDist`` whose log-density is the exact Kalman
 likelihood, pointwise over time, so PyMC stores a ``log_likelihood`` over ``time``.
+
+Time-varying volatility (``DFMSpec.factor_volatility``, ``idio_volatility``, ``tails``)
+enters the same likelihood through its per-date variances, so given the paths the
+factors stay integrated out exactly:
+
+* factor SV: ``h_{j,t} = φ_j h_{j,t-1} + σ_j z_{j,t}`` with ``z ~ N(0, 1)``
+  (non-centred; :func:`bdfm.statespace.ar1_path.ar1_path`), mean 0 (the factors'
+  scale), ``factor_var[t, j] = exp(h_{j,t})``, stored as ``factor_log_var``;
+* idiosyncratic SV: one common path ``g_t`` (``"common_sv"``) or one per series
+  (``"sv"``), ``obs_scale[t, i] = exp(g_t)``, stored as ``idio_log_var``;
+* Student-t shocks: ``λ_t ~ Gamma(ν/2, ν/2)`` (``tail_scale``) divides every variance
+  at ``t``; ``ν = 2 + tails_nu_excess`` is stored as ``tails_nu``.
 """
 
 from __future__ import annotations
@@ -33,7 +45,8 @@ import pytensor.tensor as pt
 from bdfm.dims import FACTOR, FACTOR_FROM, LAG, LOADING, SERIES, TIME, factor_labels
 from bdfm.inference.identification import IDENTIFICATION_CHOICES
 from bdfm.inference.transforms import stationary_var
-from bdfm.priors import Prior, default_priors, resolve_priors
+from bdfm.priors import Prior, default_priors, resolve_priors, volatility_priors
+from bdfm.statespace.ar1_path import ar1_path
 from bdfm.statespace.assemble import dfm_loglike_pointwise
 
 __all__ = ["LOADING_CHOICES", "BayesSpec", "build_pymc_model", "make_bayes_spec"]
@@ -133,6 +146,13 @@ def make_bayes_spec(
 ) -> BayesSpec:
     """Resolve user options (series names) into a :class:`BayesSpec` (indices)."""
     from bdfm.inference.identification import choose_anchors
+
+    if identification == "rsp" and model.spec.factor_volatility == "sv":
+        raise ValueError(
+            "identification='rsp' rotates the factors after sampling, which would mix "
+            "factors with different volatility paths; use identification='lower_triangular' "
+            "with factor_volatility='sv'"
+        )
 
     columns = list(model.panel.columns)
     k = model.spec.n_factors
@@ -265,10 +285,45 @@ def _factor_ar(bspec: BayesSpec, priors: Mapping[str, Prior], p: int, k: int):
 
 def model_priors(model, bspec: BayesSpec, overrides: Mapping | None) -> dict[str, Prior]:
     """The model's priors: defaults for this configuration merged with ``overrides``."""
-    defaults = default_priors(
-        bspec.loadings, model.spec.idiosyncratic, grouped=bspec.groups is not None
-    )
+    spec = model.spec
+    defaults = default_priors(bspec.loadings, spec.idiosyncratic, grouped=bspec.groups is not None)
+    defaults |= volatility_priors(spec.factor_volatility, spec.idio_volatility, spec.tails)
     return resolve_priors(defaults, overrides)
+
+
+def _sv_path(priors: Mapping[str, Prior], prefix: str, dims, time_dims):
+    """A non-centred stationary AR(1) log-variance path (T, J) with mean 0."""
+    phi = priors[f"{prefix}_sv_phi"].create(f"{prefix}_sv_phi", dims=dims)
+    sd = priors[f"{prefix}_sv_sd"].create(f"{prefix}_sv_sd", dims=dims)
+    z = pm.Normal(f"{prefix}_sv_z", 0.0, 1.0, dims=time_dims)
+    if dims is None:  # one common path
+        return ar1_path(z[:, None], phi[None], sd[None])[:, 0]
+    return ar1_path(z, phi, sd)
+
+
+def _volatility(spec, priors: Mapping[str, Prior], n_series: int, k: int):
+    """Per-date ``factor_var`` (T, k) and ``obs_scale`` (T, N) tensors, None when constant."""
+    factor_var = obs_scale = None
+    if spec.factor_volatility == "sv":
+        h = pm.Deterministic(
+            "factor_log_var",
+            _sv_path(priors, "factor", FACTOR, (TIME, FACTOR)),
+            dims=(TIME, FACTOR),
+        )
+        factor_var = pt.exp(h)
+    if spec.idio_volatility == "common_sv":
+        g = pm.Deterministic("idio_log_var", _sv_path(priors, "idio", None, TIME), dims=TIME)
+        obs_scale = pt.exp(g)[:, None] * pt.ones((1, n_series))
+    elif spec.idio_volatility == "sv":
+        g = _sv_path(priors, "idio", SERIES, (TIME, SERIES))
+        obs_scale = pt.exp(pm.Deterministic("idio_log_var", g, dims=(TIME, SERIES)))
+    if spec.tails == "student_t":
+        excess = priors["tails_nu"].create("tails_nu_excess")
+        nu = pm.Deterministic("tails_nu", 2.0 + excess)
+        lam = pm.Gamma("tail_scale", alpha=nu / 2, beta=nu / 2, dims=TIME)
+        factor_var = (pt.ones((1, k)) if factor_var is None else factor_var) / lam[:, None]
+        obs_scale = (pt.ones((1, n_series)) if obs_scale is None else obs_scale) / lam[:, None]
+    return factor_var, obs_scale
 
 
 def build_pymc_model(model, bspec: BayesSpec, priors: Mapping[str, Prior]) -> pm.Model:
@@ -299,29 +354,40 @@ def build_pymc_model(model, bspec: BayesSpec, priors: Mapping[str, Prior]) -> pm
         if ar1:
             params.append(priors["idio_ar"].create("idio_ar", dims=SERIES))
         n_time = panel.n_time
+        factor_var, obs_scale = _volatility(spec, priors, panel.n_series, k)
+        if factor_var is not None:
+            factor_var = pt.broadcast_to(factor_var, (n_time, k))
+        if obs_scale is not None:
+            obs_scale = pt.broadcast_to(obs_scale, (n_time, panel.n_series))
+        paths = [v for v in (factor_var, obs_scale) if v is not None]
         pm.CustomDist(
             "y",
             mask,
             *extra,
             *params,
-            logp=_make_logp(ar1, p, n_time, k),
+            *paths,
+            logp=_make_logp(ar1, p, n_time, k, factor_var is not None, obs_scale is not None),
             observed=c["y"],
             dims=(TIME, SERIES),
-            signature=_signature(ar1),
+            signature=_signature(ar1, factor_var is not None, obs_scale is not None),
         )
     return pm_model
 
 
-def _signature(ar1: bool) -> str:
+def _signature(ar1: bool, tv_factor: bool = False, tv_obs: bool = False) -> str:
     data = ["(t,n)"] * (4 if ar1 else 1)
     params = ["(n,k)", "(p,k,k)", "(n)"] + (["(n)"] if ar1 else [])
-    return ",".join(data + params) + "->(t,n)"
+    paths = (["(t,k)"] if tv_factor else []) + (["(t,n)"] if tv_obs else [])
+    return ",".join(data + params + paths) + "->(t,n)"
 
 
-def _make_logp(ar1: bool, p: int, n_time: int, k: int):
-    factor_var = np.ones((n_time, k))
+def _make_logp(ar1: bool, p: int, n_time: int, k: int, tv_factor=False, tv_obs=False):
+    constant_var = np.ones((n_time, k))
 
     def logp(value, mask, *rest):
+        rest = list(rest)
+        obs_scale = rest.pop() if tv_obs else None
+        factor_var = rest.pop() if tv_factor else constant_var
         if ar1:
             y_lag, m_diff, m_start, loadings, factor_ar, idio_sd, idio_ar = rest
             extra = {"y_lag": y_lag, "m_diff": m_diff, "m_start": m_start}
@@ -330,7 +396,15 @@ def _make_logp(ar1: bool, p: int, n_time: int, k: int):
             idio_ar, extra = None, {}
         factor_ar = pt.specify_shape(factor_ar, (p, None, None))
         return dfm_loglike_pointwise(
-            value, mask, loadings, factor_ar, idio_sd, idio_ar, factor_var=factor_var, **extra
+            value,
+            mask,
+            loadings,
+            factor_ar,
+            idio_sd,
+            idio_ar,
+            factor_var=factor_var,
+            obs_scale=obs_scale,
+            **extra,
         )
 
     return logp

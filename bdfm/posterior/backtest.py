@@ -368,6 +368,9 @@ def backtest_var(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     alpha = float(confidence_levels(alpha)[0])
     model_kwargs = model_options(model)
+    DFMSpec(**{k: v for k, v in model_kwargs.items() if k != "scaling"}).require_constant_gaussian(
+        "backtest_var"
+    )
     T = data.shape[0]
     if int(window) != window or not 2 <= window < T:
         raise ValueError(f"window must be an integer in [2, {T - 1}] for {T} dates, got {window!r}")

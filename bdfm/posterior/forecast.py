@@ -546,6 +546,7 @@ def forecast_fit(
     bdfm.posterior.forecast.Forecast
         ``.draws`` (y, factors), ``.nowcast``, ``.summary(prob)``, ``.quantiles(q)``.
     """
+    fit.model.spec.require_constant_gaussian("forecast")
     if int(steps) != steps or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     steps = int(steps)

@@ -330,6 +330,7 @@ def fit_moments(fit: FitResult, horizon: int = 1, conditional: bool = True) -> M
     horizon : steps ahead of the last date (conditional only).
     conditional : given the data to T, or the stationary distribution.
     """
+    fit.model.spec.require_constant_gaussian("the covariance and risk of the series")
     panel = fit.model.panel
     draws = posterior_draws(fit)
     n_lags = fit.model.spec.n_state_lags
@@ -388,6 +389,7 @@ def variance_decomposition_fit(fit: FitResult) -> xr.DataArray:
     Sources are the factors' shocks then ``idiosyncratic``; shares sum to 1.
     Summarise with :func:`bdfm.posterior.forecast.summarize_draws`.
     """
+    fit.model.spec.require_constant_gaussian("variance_decomposition")
     draws = posterior_draws(fit)
     k = fit.model.spec.n_factors
     shares = variance_shares(draws, fit.model.spec.n_state_lags)

@@ -64,6 +64,9 @@ def stacking_weights(lpd: np.ndarray) -> np.ndarray:
 
 def loo_pointwise(fit) -> tuple[np.ndarray, float, np.ndarray, list[str]]:
     """PSIS-LOO of one fit: pointwise elpd (T,), p_loo, Pareto k (T,), warnings."""
+    fit.model.spec.require_constant_gaussian(
+        "PSIS-LOO (not valid over time for latent volatility paths)"
+    )
     ll = fit.idata.log_likelihood["y"]
     notes = []
     n_draws = ll.sizes[CHAIN] * ll.sizes[DRAW]

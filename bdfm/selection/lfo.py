@@ -155,6 +155,7 @@ def lfo(
         Override the fit options of the refits (``draws``, ``tune``, ``chains``,
         ``sampler``, ``random_seed``, ...).
     """
+    fit.model.spec.require_constant_gaussian("leave-future-out scoring")
     data = fit.idata.observed_data["y"].to_pandas()
     data.columns.name = None
     T = len(data)

@@ -36,7 +36,16 @@ from bdfm.spec import DFMSpec
 
 __all__ = ["FitCollection", "FitFailed", "fit_many", "model_options"]
 
-MODEL_KEYS = ("n_factors", "factor_order", "idiosyncratic", "standardize", "scaling")
+MODEL_KEYS = (
+    "n_factors",
+    "factor_order",
+    "idiosyncratic",
+    "standardize",
+    "scaling",
+    "factor_volatility",
+    "idio_volatility",
+    "tails",
+)
 
 
 class FitFailed(RuntimeError):

@@ -1,4 +1,4 @@
-"""JAX backend for the Kalman and statistics Ops (numpyro / blackjax samplers).
+"""JAX backend for the Kalman, statistics and AR(1)-path Ops (numpyro / blackjax samplers).
 
 PyMC's JAX samplers convert only the log-density graph and let JAX differentiate
 it, so each forward Op becomes a ``jax.custom_vjp`` function: the forward pass
@@ -16,6 +16,7 @@ import numpy as np
 from pytensor.link.jax.dispatch import jax_funcify
 
 from bdfm.statespace import kernels
+from bdfm.statespace.ar1_path import AR1Path, AR1PathGrad, ar1_backward, ar1_forward
 from bdfm.statespace.ops import KalmanLoglik, KalmanLoglikGrad
 from bdfm.statespace.stats_ops import _KINDS, NumbaKernel, NumbaKernelGrad
 
@@ -118,3 +119,16 @@ def _jax_stats_grad(op, node=None, **kwargs):
         return out if len(kind.diff) > 1 else out[0]
 
     return fn
+
+
+@jax_funcify.register(AR1Path)
+def _jax_ar1_path(op, node=None, **kwargs):
+    f = _differentiable(ar1_forward, lambda z, phi, sd: [z.shape], ar1_backward, (0, 1, 2))
+    return lambda z, phi, sd: f(z, phi, sd)[0]
+
+
+@jax_funcify.register(AR1PathGrad)
+def _jax_ar1_path_grad(op, node=None, **kwargs):
+    return lambda z, phi, sd, g: _call(
+        ar1_backward, [z.shape, phi.shape, sd.shape], (z, phi, sd, g)
+    )

@@ -48,3 +48,32 @@ def test_good_options_pass_the_check(model, no_work):
     """numpy integers and tune=0 are fine: the check lets the fit start."""
     with pytest.raises(AssertionError, match="fit started"):
         fitting.fit_bayes(model, draws=np.int64(10), tune=0, chains=np.int32(1), sampler="pymc")
+
+
+@pytest.mark.slow
+def test_a_volatility_fit_stores_paths_factors_and_round_trips(tmp_path):
+    """Factor SV + Student-t + common idiosyncratic SV, sampled by nutpie end to end."""
+    spec = DFMSpec(
+        n_factors=1, factor_volatility="sv", idio_volatility="common_sv", tails="student_t"
+    )
+    data, truth = bdfm.simulate(spec, n_time=300, n_series=6, random_seed=5)
+    model = bdfm.DynamicFactorModel(
+        data, n_factors=1, factor_volatility="sv", idio_volatility="common_sv", tails="student_t"
+    )
+    fit = model.fit(draws=300, tune=500, chains=2, random_seed=2, progressbar=False)
+    post = fit.posterior
+    for name, dims in [
+        ("factor_log_var", ("chain", "draw", "time", "factor")),
+        ("idio_log_var", ("chain", "draw", "time")),
+        ("tail_scale", ("chain", "draw", "time")),
+        ("factors", ("chain", "draw", "time", "factor")),
+    ]:
+        assert post[name].dims == dims
+    assert "log_likelihood" not in fit.idata.groups()  # no dishonest pointwise density
+    h = post["factor_log_var"].mean(("chain", "draw")).values[:, 0]
+    assert np.corrcoef(h, truth["factor_log_var"].to_numpy()[:, 0])[0, 1] > 0.5
+    assert 2 < float(post["tails_nu"].mean()) < 60
+    loaded = bdfm.load(fit.save(tmp_path / "sv.nc"))
+    assert loaded.model.spec == fit.model.spec
+    with pytest.raises(ValueError, match="not available yet"):
+        loaded.forecast(2)
