@@ -255,6 +255,8 @@ def volatility_paths(post: xr.Dataset, k: int, n_series: int) -> dict[str, np.nd
         else:
             sc = 1.0
         out["obs_scale"] = sc / (1.0 if lam is None else lam[..., None])
+    if not out:
+        return {}
     n_draws = post.sizes[CHAIN] * post.sizes[DRAW]
     n_time = post.sizes[TIME]
     shapes = {"factor_var": (n_draws, n_time, k), "obs_scale": (n_draws, n_time, n_series)}

@@ -29,6 +29,17 @@ posterior draw it continues that draw's joint smoother path of the factors, with
 ``u`` rebuilt at each series' last observation and carried forward by its AR(1)
 (fresh noise for iid errors), fills in ("nowcasts") values missing at the end of
 the sample, and returns the draws in original units.
+
+**Time-varying volatility and Student-t shocks.** Given a draw's volatility paths the
+model is still linear and Gaussian, with per-date variances ``factor_var`` and
+``obs_scale`` (:func:`bdfm.statespace.assemble.dfm_loglike_pointwise`). For such fits
+:func:`continue_volatility` carries every draw's own paths past T by their AR(1),
+``h_{T+s} = φ h_{T+s-1} + σ z`` (mean 0), ``g`` likewise, with fresh
+``λ_{T+s} ~ Gamma(ν/2, rate ν/2)``, and :func:`simulate_forward` draws the factor shock
+at ``T+s`` with variance ``factor_var[T+s] = exp(h_{T+s})/λ_{T+s}`` and the
+idiosyncratic innovations with variance ``σ_i² obs_scale[T+s]``; nowcasts of the ragged
+edge use the draw's in-sample paths. The closed-form :class:`Moments` are for the
+constant Gaussian model only.
 """
 
 from __future__ import annotations
@@ -43,16 +54,19 @@ import xarray as xr
 
 from bdfm.dims import CHAIN, DRAW, FACTOR, SERIES, TIME, factor_labels
 from bdfm.draws import stack_draws
+from bdfm.inference.fitting import volatility_paths
 from bdfm.statespace import inputs
 from bdfm.statespace.kalman import FilterResult, filter_states, smooth_states
 
 if TYPE_CHECKING:
     from bdfm.results import FitResult
+    from bdfm.spec import DFMSpec
 
 __all__ = [
     "EdgeState",
     "Forecast",
     "Moments",
+    "continue_volatility",
     "edge_state",
     "forecast_dates",
     "forecast_fit",
@@ -387,6 +401,81 @@ def unconditional_moments(draws: dict, n_lags: int) -> Moments:
 
 
 # ---------------------------------------------------------------------------- paths
+def _ar1_forward(
+    last: np.ndarray, phi: np.ndarray, sd: np.ndarray, steps: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``steps`` values of zero-mean AR(1) paths after ``last`` (D, J): (D, steps, J)."""
+    out = np.empty((last.shape[0], steps, last.shape[1]))
+    h = last
+    for s in range(steps):
+        h = phi * h + sd * rng.standard_normal(h.shape)
+        out[:, s] = h
+    return out
+
+
+def continue_volatility(
+    post: xr.Dataset, spec: DFMSpec, n_series: int, steps: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    r"""Every posterior draw's volatility paths over the sample and ``steps`` dates beyond.
+
+    Per draw d (chain and draw stacked, leading axis D) the log-variance paths go on
+    by the model's AR(1) with mean 0 (:func:`bdfm.inference.pymc_model._sv_path`),
+    ``h_{T+s} = φ_d h_{T+s-1} + σ_d z`` from the draw's own ``h_T`` (``g`` likewise,
+    common or per series), and the tail scales are fresh,
+    ``λ_{T+s} ~ Gamma(ν_d/2, rate ν_d/2)``.
+
+    Parameters
+    ----------
+    post : posterior with the draws' parameters (``factor_sv_phi`` ...) and paths
+        (``factor_log_var``, ``idio_log_var``, ``tail_scale``) as ``spec`` has them.
+    spec : DFMSpec of the fit; n_series : N; steps : the horizon.
+    rng : numpy Generator of the volatility innovations and tail scales.
+
+    Returns
+    -------
+    dict
+        Empty for a constant-variance Gaussian spec. Otherwise ``"factor_var"``
+        (D, T + steps, k) ``= exp(h)/λ`` and/or ``"obs_scale"`` (D, T + steps, N)
+        ``= exp(g)/λ`` (the in-sample rows are the draws' own, as
+        :func:`bdfm.inference.fitting.volatility_paths` gives them), and the future
+        values alone: ``"factor_log_var"`` (D, steps, k), ``"idio_log_var"``
+        (D, steps) or (D, steps, N), ``"tail_scale"`` (D, steps), as the spec has them.
+    """
+    if spec.constant_gaussian:
+        return {}
+    k = spec.n_factors
+    n_draws = post.sizes[CHAIN] * post.sizes[DRAW]
+    future: dict[str, np.ndarray] = {}
+    h = np.zeros((n_draws, steps, k))
+    g = np.zeros((n_draws, steps, 1))
+    lam = np.ones((n_draws, steps))
+    if spec.factor_volatility == "sv":
+        last = stack_draws(post["factor_log_var"])[:, -1]  # (D, k)
+        phi, sd = (stack_draws(post[f"factor_sv_{v}"]) for v in ("phi", "sd"))
+        h = future["factor_log_var"] = _ar1_forward(last, phi, sd, steps, rng)
+    if spec.idio_volatility != "constant":
+        last = stack_draws(post["idio_log_var"])[:, -1]  # (D,) common, (D, N) per series
+        phi, sd = (stack_draws(post[f"idio_sv_{v}"]) for v in ("phi", "sd"))
+        common = last.ndim == 1
+        if common:
+            last, phi, sd = last[:, None], phi[:, None], sd[:, None]
+        else:
+            phi, sd = np.broadcast_to(phi, last.shape), np.broadcast_to(sd, last.shape)
+        g = _ar1_forward(last, phi, sd, steps, rng)
+        future["idio_log_var"] = g[..., 0] if common else g
+    if spec.tails == "student_t":
+        nu = stack_draws(post["tails_nu"]).reshape(n_draws, 1)
+        lam = future["tail_scale"] = rng.gamma(0.5 * nu, 2.0 / nu, size=(n_draws, steps))
+    past = volatility_paths(post, k, n_series)
+    out = dict(future)
+    if "factor_var" in past:
+        out["factor_var"] = np.concatenate([past["factor_var"], np.exp(h) / lam[..., None]], 1)
+    if "obs_scale" in past:
+        new = np.broadcast_to(np.exp(g) / lam[..., None], (n_draws, steps, n_series))
+        out["obs_scale"] = np.concatenate([past["obs_scale"], new], 1)
+    return out
+
+
 def simulate_forward(
     y: np.ndarray,
     mask: np.ndarray,
@@ -394,6 +483,9 @@ def simulate_forward(
     draws: dict,
     steps: int,
     rng: np.random.Generator,
+    *,
+    factor_var: np.ndarray | None = None,
+    obs_scale: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Continue joint smoother paths of the factors: nowcasts and h-step forecasts.
 
@@ -404,6 +496,17 @@ def simulate_forward(
     draws : parameter draws with leading axis D.
     steps : forecast horizon h.
     rng : numpy Generator.
+    factor_var : (D, T + h, k), optional
+        Per-draw, per-date factor shock variances over the sample and the horizon
+        (time-varying volatility, :func:`continue_volatility`); the shock entering
+        ``f_{T+s}`` has variance ``factor_var[:, T+s]``. The in-sample rows are not
+        used (the factor path up to T is given). Default ones.
+    obs_scale : (D, T + h, N), optional
+        Per-draw, per-date multipliers of the idiosyncratic innovation variances
+        ``idio_sd² obs_scale[:, t]``, used for the nowcast (t < T) and the horizon.
+        Default ones. The conventions are those of
+        :func:`bdfm.statespace.assemble.dfm_loglike_pointwise`; without either
+        argument the draws are the constant model's, bit for bit.
 
     Returns
     -------
@@ -415,6 +518,16 @@ def simulate_forward(
     D, n, k = lam.shape
     T = y.shape[0]
     sd = np.asarray(draws["idio_sd"], dtype=float)
+    for name, value, width in (("factor_var", factor_var, k), ("obs_scale", obs_scale, n)):
+        if value is not None and np.shape(value)[1:] != (T + steps, width):
+            raise ValueError(
+                f"{name} must have shape (D, T + steps, {width}) = (D, {T + steps}, {width}), "
+                f"got {np.shape(value)}"
+            )
+
+    def idio_sd(t: int) -> np.ndarray:
+        return sd if obs_scale is None else sd * np.sqrt(obs_scale[:, t])
+
     rho = idio_ar(draws)
     factor_ar = np.asarray(draws["factor_ar"], dtype=float)
     p = factor_ar.shape[1]
@@ -426,7 +539,7 @@ def simulate_forward(
     nowcast = np.broadcast_to(y[t0:], (D, T - t0, n)).copy()
     for t in range(t0, T):
         late = t > tau
-        step = rho * u + sd * rng.standard_normal((D, n))
+        step = rho * u + idio_sd(t) * rng.standard_normal((D, n))
         u = np.where(late, step, u)
         fitted = np.einsum("dk,dnk->dn", factors[:, t], lam) + u
         nowcast[:, t - t0] = np.where(late, fitted, nowcast[:, t - t0])
@@ -437,9 +550,12 @@ def simulate_forward(
     f_future = np.empty((D, steps, k))
     y_future = np.empty((D, steps, n))
     for s in range(steps):
-        f_new = np.einsum("dlij,dlj->di", factor_ar, hist) + rng.standard_normal((D, k))
+        shock = rng.standard_normal((D, k))
+        if factor_var is not None:
+            shock = np.sqrt(factor_var[:, T + s]) * shock
+        f_new = np.einsum("dlij,dlj->di", factor_ar, hist) + shock
         hist = np.concatenate([f_new[:, None], hist[:, :-1]], axis=1)
-        u = rho * u + sd * rng.standard_normal((D, n))
+        u = rho * u + idio_sd(T + s) * rng.standard_normal((D, n))
         f_future[:, s] = f_new
         y_future[:, s] = np.einsum("dk,dnk->dn", f_new, lam) + u
     return nowcast, y_future, f_future
@@ -487,7 +603,10 @@ class Forecast:
     ----------
     draws : xarray.Dataset
         ``y`` (chain, draw, time, series) and, with ``include_factors``, ``factors``
-        (chain, draw, time, factor) at the ``steps`` dates after the sample.
+        (chain, draw, time, factor) at the ``steps`` dates after the sample; for fits
+        with time-varying volatility or Student-t shocks also the simulated
+        ``factor_log_var``, ``idio_log_var`` and ``tail_scale`` at those dates (as
+        the model has them).
     nowcast : xarray.Dataset
         ``y`` (chain, draw, time, series) at the in-sample dates after the earliest
         last observation of any series (the ragged edge): missing values drawn from
@@ -526,7 +645,10 @@ def forecast_fit(
     Each posterior draw continues its own joint smoother path of the factors;
     AR(1) errors restart from each series' last observation (ragged edges are
     carried forward with their AR(1) noise), values missing at the end of the
-    sample are nowcast. Draws are in original units; the dates continue the
+    sample are nowcast. With time-varying volatility or Student-t shocks each draw
+    also continues its own volatility paths (:func:`continue_volatility`): the
+    shocks beyond T have the simulated variances, the nowcast uses the draw's
+    in-sample ones. Draws are in original units; the dates continue the
     index at its inferred frequency (business days for daily data whose
     frequency cannot be inferred). See :mod:`bdfm.posterior.forecast`.
 
@@ -546,7 +668,6 @@ def forecast_fit(
     bdfm.posterior.forecast.Forecast
         ``.draws`` (y, factors), ``.nowcast``, ``.summary(prob)``, ``.quantiles(q)``.
     """
-    fit.model.spec.require_constant_gaussian("forecast")
     if int(steps) != steps or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     steps = int(steps)
@@ -555,7 +676,24 @@ def forecast_fit(
     draws = posterior_draws(fit)
     factors = stack_draws(post["factors"])
     rng = np.random.default_rng(random_seed)
-    nowcast, y_f, f_f = simulate_forward(panel.filled, panel.mask, factors, draws, steps, rng)
+    spec = fit.model.spec
+    # the volatility draws come from a spawned stream: the shocks' stream stays the
+    # constant model's (and a constant fit draws nothing more)
+    vol = (
+        {}
+        if spec.constant_gaussian
+        else continue_volatility(post, spec, panel.n_series, steps, rng.spawn(1)[0])
+    )
+    nowcast, y_f, f_f = simulate_forward(
+        panel.filled,
+        panel.mask,
+        factors,
+        draws,
+        steps,
+        rng,
+        factor_var=vol.get("factor_var"),
+        obs_scale=vol.get("obs_scale"),
+    )
     shape = (post.sizes[CHAIN], post.sizes[DRAW])
     scaling = panel.scaling
     dates = forecast_dates(panel.index, steps)
@@ -566,6 +704,14 @@ def forecast_fit(
         k = f_f.shape[-1]
         data["factors"] = ((CHAIN, DRAW, TIME, FACTOR), f_f.reshape(*shape, steps, k))
         base[FACTOR] = factor_labels(k)
+    # the simulated volatility paths at the forecast dates (a common idio path: no series)
+    for name, last in (("factor_log_var", FACTOR), ("idio_log_var", SERIES), ("tail_scale", "")):
+        if name in vol:
+            value = vol[name]
+            vdims = (CHAIN, DRAW, TIME, last) if value.ndim == 3 else (CHAIN, DRAW, TIME)
+            data[name] = (vdims, value.reshape(*shape, *value.shape[1:]))
+    if "factor_log_var" in vol:
+        base[FACTOR] = factor_labels(spec.n_factors)
     out = xr.Dataset(data, coords={**base, TIME: dates})
     t0 = panel.n_time - nowcast.shape[1]
     now = xr.Dataset(

@@ -28,6 +28,10 @@ class PlotAccessor:
         """Posterior factors with credible bands; :func:`~bdfm.report.plots.plot_factors`."""
         return _plots().plot_factors(self._fit, **kwargs)
 
+    def volatility(self, **kwargs):
+        """Posterior volatility paths with credible bands; :func:`~bdfm.report.plots.plot_volatility`."""
+        return _plots().plot_volatility(self._fit, **kwargs)
+
     def loadings(self, **kwargs):
         """Heatmaps of the loadings and their intervals; :func:`~bdfm.report.plots.plot_loadings`."""
         return _plots().plot_loadings(self._fit, **kwargs)

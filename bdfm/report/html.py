@@ -9,8 +9,9 @@ have stable ids (:data:`SECTION_IDS`), in this order:
     the series, dates and a picture of the missing values;
 ``diagnostics``
     R-hat, ESS, divergences and E-BFMI with pass/warn marks;
-``factors``, ``loadings``, ``variance-decomposition``, ``dynamics``
-    the posterior factors, loadings, variance shares, impulse responses and persistence;
+``factors``, ``volatility``, ``loadings``, ``variance-decomposition``, ``dynamics``
+    the posterior factors, their volatility paths (time-varying volatility or Student-t
+    shocks only), loadings, variance shares, impulse responses and persistence;
 ``forecast``, ``risk``
     fan charts of a few series and the posterior of a portfolio's volatility, VaR and ES;
 ``comparison``
@@ -18,8 +19,8 @@ have stable ids (:data:`SECTION_IDS`), in this order:
 ``model``
     the specification, priors, software versions, random seed and timings.
 
-A section whose ingredient is missing (no portfolio weights, no comparison, or a
-bdfm without that feature) is kept, with a note saying why it is empty. All text
+A section whose ingredient is missing (no portfolio weights, no comparison, no
+volatility paths, or a bdfm without that feature) is kept, with a note saying why it is empty. All text
 from the user (series names, titles, table cells) is HTML-escaped.
 """
 
@@ -56,6 +57,7 @@ from bdfm.dims import (
     TIME,
     factor_labels,
 )
+from bdfm.draws import stack_draws
 from bdfm.inference.diagnostics import EBFMI_MIN, RHAT_MAX, min_ess_target
 from bdfm.io import atomic_write, refuse_overwrite
 from bdfm.posterior.forecast import forecast_fit
@@ -262,6 +264,80 @@ def _factors(fit: FitResult, opts: Options) -> str:
     ) + _figure_html(plots.plot_factors(fit), "posterior factors with credible bands")
 
 
+def _summary_rows(draws, name: str, labels: list[str]) -> list[dict]:
+    """Median and 90% interval of ``draws`` (D,) or (D, J), one row per label."""
+    values = np.asarray(draws).reshape(len(draws), -1)
+    lo, med, hi = np.quantile(values, [0.05, 0.5, 0.95], axis=0)
+    persistence = name.startswith("persistence")
+    return [
+        {
+            "parameter": name,
+            "of": label,
+            "median": float(m),
+            "5%": float(a),
+            "95%": float(b),
+            "half-life (steps, at the median)": plots.half_life(m) if persistence else np.nan,
+        }
+        for label, a, m, b in zip(labels, lo, med, hi, strict=True)
+    ]
+
+
+def _volatility(fit: FitResult, opts: Options) -> str:
+    spec = fit.model.spec
+    if spec.constant_gaussian:
+        raise Unavailable(
+            f"constant variances (factor_volatility={spec.factor_volatility!r}, "
+            f"idio_volatility={spec.idio_volatility!r}, tails={spec.tails!r})"
+        )
+    post = fit.posterior
+    shown = []
+    if "factor_log_var" in post:
+        shown.append("each factor's innovation volatility exp(h/2)")
+    if "idio_log_var" in post:
+        shown.append(
+            "the idiosyncratic volatility exp(g/2) (one path per series: the median across "
+            "series of their posterior medians, the bands the spread across series)"
+            if SERIES in post["idio_log_var"].dims
+            else "the common idiosyncratic volatility exp(g/2)"
+        )
+    if "tail_scale" in post:
+        shown.append(
+            "the total shock scale with the Student-t scales λ_t (variances divided by λ_t), "
+            "in grey"
+            if shown
+            else "the shock scale 1/√λ_t of the Student-t shocks (variances divided by λ_t)"
+        )
+    text = "Posterior median with 50% and 90% credible bands over time of " + "; ".join(shown) + "."
+    if "factor_log_var" in post or "idio_log_var" in post:
+        text += (
+            " The log-variance paths have mean 0, so 1 is their long-run level; the table "
+            "gives the persistence φ and volatility of volatility σ of their AR(1)."
+        )
+    rows: list[dict] = []
+    for prefix, what in (("factor", "factor"), ("idio", "idiosyncratic")):
+        if f"{prefix}_sv_phi" not in post:
+            continue
+        for key, name in (("phi", "persistence φ"), ("sd", "volatility of volatility σ")):
+            var = post[f"{prefix}_sv_{key}"]
+            extra = [d for d in var.dims if d not in (CHAIN, DRAW)]
+            labels = [str(v) for v in var[extra[0]].values] if extra else [what]
+            rows += _summary_rows(stack_draws(var), f"{name} ({what})", labels)
+    facts = {}
+    if "tails_nu" in post:
+        lo, med, hi = np.quantile(stack_draws(post["tails_nu"]), [0.05, 0.5, 0.95])
+        facts = {
+            "Student-t degrees of freedom ν, median": float(med),
+            "ν, 90% interval": f"{lo:.3g} – {hi:.3g}",
+        }
+    table = _table(pd.DataFrame(rows).set_index(["parameter", "of"])) if rows else ""
+    return (
+        _p(text)
+        + (_facts(facts) if facts else "")
+        + table
+        + _figure_html(plots.plot_volatility(fit), "posterior volatility paths")
+    )
+
+
 def _loadings(fit: FitResult, opts: Options) -> str:
     bspec = fit.bspec
     return _p(
@@ -315,7 +391,6 @@ def _dynamics(fit: FitResult, opts: Options) -> str:
 
 
 def _forecast(fit: FitResult, opts: Options) -> str:
-    _constant_only(fit)
     forecast = forecast_fit(fit, steps=opts.forecast_steps, random_seed=opts.random_seed)
     shown = [str(s) for s in forecast.draws[SERIES].values][:FORECAST_SERIES]
     summary = forecast.summary(prob=0.9)
@@ -458,6 +533,7 @@ SECTIONS: tuple[tuple[str, str, Builder], ...] = (
     ("overview", "Data overview", _overview),
     ("diagnostics", "Sampler diagnostics", _diagnostics),
     ("factors", "Posterior factors", _factors),
+    ("volatility", "Volatility paths", _volatility),
     ("loadings", "Loadings", _loadings),
     ("variance-decomposition", "Variance decomposition", _variance_decomposition),
     ("dynamics", "Factor dynamics", _dynamics),

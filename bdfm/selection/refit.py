@@ -16,6 +16,9 @@ import numpy as np
 from bdfm.dims import CHAIN, DRAW
 from bdfm.model import DynamicFactorModel
 from bdfm.results import fit as fit_model
+from bdfm.spec import DFMSpec
+
+VOLATILITY_OPTIONS = ("factor_volatility", "idio_volatility", "tails")
 
 __all__ = ["fit_options", "refit"]
 
@@ -25,7 +28,13 @@ def fit_options(fit) -> tuple[dict, dict]:
     model = fit.model
     columns = list(model.panel.columns)
     b = fit.bspec
-    model_kwargs = asdict(model.spec)
+    defaults = DFMSpec(n_factors=model.spec.n_factors)
+    # the volatility options only when set: a constant model's options read as before them
+    model_kwargs = {
+        key: value
+        for key, value in asdict(model.spec).items()
+        if key not in VOLATILITY_OPTIONS or value != getattr(defaults, key)
+    }
     fit_kwargs: dict = {
         "loadings": b.loadings,
         "identification": b.identification,

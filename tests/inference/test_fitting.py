@@ -75,5 +75,14 @@ def test_a_volatility_fit_stores_paths_factors_and_round_trips(tmp_path):
     assert 2 < float(post["tails_nu"].mean()) < 60
     loaded = bdfm.load(fit.save(tmp_path / "sv.nc"))
     assert loaded.model.spec == fit.model.spec
+    fc = loaded.forecast(2)  # continues each draw's volatility paths
+    assert fc.draws["factor_log_var"].sizes["time"] == 2
     with pytest.raises(ValueError, match="not available yet"):
-        loaded.forecast(2)
+        loaded.covariance()
+
+
+def test_volatility_paths_of_a_constant_posterior_are_empty():
+    import xarray as xr
+
+    post = xr.Dataset({"idio_sd": (("chain", "draw", "series"), np.ones((2, 3, 4)))})
+    assert fitting.volatility_paths(post, 1, 4) == {}

@@ -17,6 +17,7 @@ from PIL import Image
 
 from bdfm.report import html as report
 from bdfm.report.html import SECTION_IDS, build_report
+from tests.report.plots.conftest import fake_volatility_fit
 
 IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -53,6 +54,7 @@ def test_every_section_present_in_order(written):
                 "dynamics", "forecast", "risk", "comparison"):  # fmt: skip
         assert "Not included" not in sections[sid], sid
     assert "Not included" not in sections["model"]
+    assert "Not included: constant variances (factor_volatility=" in sections["volatility"]
     for needle in ("R-hat", "r_hat", "ess_bulk", "divergent transitions", "E-BFMI"):
         assert needle in sections["diagnostics"]
     for needle in ("pymc", "pytensor", "arviz", "numpy", "random seed", "sample (s)", "Normal("):
@@ -107,6 +109,38 @@ def test_missing_ingredients_become_notes(fit):
     assert "Not included: no comparison" in sections["comparison"]
     with pytest.raises(TypeError, match="compare must be"):
         report._comparison(fit, report.Options(compare=[1, 2]))
+
+
+def test_section_ids():
+    assert SECTION_IDS == (
+        "overview", "diagnostics", "factors", "volatility", "loadings", "variance-decomposition",
+        "dynamics", "forecast", "risk", "comparison", "model",
+    )  # fmt: skip
+
+
+def _volatility_section(fit) -> str:
+    return report._section(fit, report.Options(), "volatility", "Volatility", report._volatility)
+
+
+def test_volatility_section_of_a_constant_fit_is_a_note():
+    fake = fake_volatility_fit(factor=False, idio="constant", student_t=False)
+    body = _volatility_section(fake)
+    assert "Not included: constant variances (factor_volatility=&#x27;constant&#x27;" in body
+    assert "<img" not in body
+
+
+def test_volatility_section_of_a_volatility_fit():
+    fake = fake_volatility_fit(n_factors=2, idio="sv", student_t=True, n_series=4)
+    body = _volatility_section(fake)
+    assert "Not included" not in body
+    for needle in ("exp(h/2)", "Student-t degrees of freedom ν", "persistence φ (factor)",
+                   "volatility of volatility σ (idiosyncratic)", "half-life", "y3"):  # fmt: skip
+        assert needle in body, needle
+    nu = np.median(fake.posterior["tails_nu"].values)
+    assert f"<td>{nu:.4g}</td>" in body
+    (data,) = IMG.findall(body)
+    with Image.open(io.BytesIO(base64.b64decode(data))) as image:
+        assert image.width == 1280
 
 
 def test_comparison_of_fits(fit):

@@ -49,3 +49,20 @@ def test_groups_and_blocks_are_given_by_series_name(k_fits):
     assert kw["blocks"][columns[0]] == [0, 1] and kw["blocks"][columns[1]] == [0]
     assert kw["random_seed"] is None and kw["tune"] == kw["draws"]  # not recorded: draws
     assert "sampler" not in kw
+
+
+def test_volatility_options_are_repeated(k_fits):
+    from bdfm.spec import DFMSpec
+
+    fit = k_fits["k=2"]
+    spec = DFMSpec(n_factors=2, factor_volatility="sv", tails="student_t")
+    fake = SimpleNamespace(
+        model=SimpleNamespace(spec=spec, panel=fit.model.panel),
+        bspec=fit.bspec,
+        priors=fit.priors,
+        idata=SimpleNamespace(attrs={"random_seed": -1, "tune": -1}),
+        posterior=fit.posterior,
+    )
+    model_kwargs, _ = fit_options(fake)
+    assert model_kwargs["factor_volatility"] == "sv" and model_kwargs["tails"] == "student_t"
+    assert "idio_volatility" not in model_kwargs  # the default is left out

@@ -1,4 +1,4 @@
-"""Plots of a Bayesian fit: data, factors, loadings, variance shares, dynamics, forecasts, risk.
+"""Plots of a Bayesian fit: data, factors, volatility, loadings, shares, dynamics, forecasts, risk.
 
 Every function takes a :class:`bdfm.results.FitResult` and returns a
 :class:`matplotlib.figure.Figure` built with the object API (no pyplot state, no
@@ -13,7 +13,7 @@ Credible bands are equal-tailed posterior intervals over all chains and draws
 The modules, one job each:
 
 - :mod:`bdfm.report.plots.data` — the series and their missing values;
-- :mod:`bdfm.report.plots.posterior` — factors, loadings, variance decomposition;
+- :mod:`bdfm.report.plots.posterior` — factors, volatility paths, loadings, variance decomposition;
 - :mod:`bdfm.report.plots.dynamics` — impulse responses and persistence of the factor VAR
   (the numerics too: :func:`impulse_responses`, :func:`spectral_radius`, :func:`half_life`);
 - :mod:`bdfm.report.plots.predictive` — forecast fan charts and portfolio risk;
@@ -28,7 +28,12 @@ from bdfm.report.plots.dynamics import (
     plot_impulse_responses,
     spectral_radius,
 )
-from bdfm.report.plots.posterior import plot_factors, plot_loadings, plot_variance_decomposition
+from bdfm.report.plots.posterior import (
+    plot_factors,
+    plot_loadings,
+    plot_variance_decomposition,
+    plot_volatility,
+)
 from bdfm.report.plots.predictive import plot_forecast, plot_risk, resolve_weights
 
 __all__ = [
@@ -46,6 +51,7 @@ __all__ = [
     "plot_loadings",
     "plot_risk",
     "plot_variance_decomposition",
+    "plot_volatility",
     "resolve_weights",
     "spectral_radius",
 ]

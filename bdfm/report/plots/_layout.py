@@ -83,12 +83,18 @@ def fan(
     probs: Sequence[float] = PROBS,
     center: str = "median",
     label: str | None = None,
+    band_prefix: str = "",
 ) -> None:
-    """Nested bands (widest palest) and the median or mean of ``draws`` (S, T) over S."""
+    """Nested bands (widest palest) and the median or mean of ``draws`` (S, T) over S.
+
+    The bands are labelled ``f"{band_prefix}{p:.0%}"`` (``"90%"`` by default).
+    """
     bands = quantiles(draws, probs)
     for i, p in enumerate(sorted(probs, reverse=True)):
         lo, hi = bands[p]
-        ax.fill_between(x, lo, hi, color=color, alpha=0.18 + 0.17 * i, lw=0, label=f"{p:.0%}")
+        ax.fill_between(
+            x, lo, hi, color=color, alpha=0.18 + 0.17 * i, lw=0, label=f"{band_prefix}{p:.0%}"
+        )
     mid = np.nanmedian(draws, axis=0) if center == "median" else np.nanmean(draws, axis=0)
     ax.plot(x, mid, color=color, lw=1.6, label=label or center)
 

@@ -1,4 +1,4 @@
-"""The posterior of a fit: factors, loadings and the variance decomposition."""
+"""The posterior of a fit: factors, volatility paths, loadings and the variance decomposition."""
 
 from __future__ import annotations
 
@@ -67,6 +67,112 @@ def plot_factors(fit: FitResult, *, probs: Sequence[float] = PROBS) -> Figure:
         date_axis(ax)
     axes[0].legend(fontsize=8, loc="upper left", ncols=len(probs) + 1)
     axes[0].set_title("posterior factors: mean and credible bands")
+    return fig
+
+
+SHOCK_COLOR = "0.35"  # the total shock scale, drawn behind the volatility itself
+IDIO_VOL_COLOR = "#7a5195"
+VOLATILITY_PATHS = ("factor_log_var", "idio_log_var", "tail_scale")
+
+
+def plot_volatility(fit: FitResult, *, probs: Sequence[float] = PROBS) -> Figure:
+    """Posterior volatility paths over time: median and nested credible bands.
+
+    Parameters
+    ----------
+    fit : FitResult
+        A fit with time-varying volatility or Student-t shocks: its posterior holds
+        ``factor_log_var`` h, ``idio_log_var`` g and/or ``tail_scale`` λ.
+    probs : sequence of float
+        Credible-band probabilities (default 50% and 90%).
+
+    Returns
+    -------
+    Figure
+        Axes sharing the time axis, in this order:
+
+        * one per factor (``factor_volatility="sv"``): its innovation volatility
+          ``exp(h/2)`` and, with Student-t shocks, the total shock scale
+          ``exp(h/2) / sqrt(λ)`` in grey behind it;
+        * one for the idiosyncratic volatility: the common path ``exp(g/2)``
+          (``idio_volatility="common_sv"``; with ``exp(g/2) / sqrt(λ)`` under Student-t
+          shocks), or, with one path per series (``"sv"``), the median across series of
+          each series' posterior median ``exp(g/2)``, with bands of the spread across
+          series (not posterior bands);
+        * with Student-t shocks and constant factor volatility, one for the common
+          shock scale ``1 / sqrt(λ)``.
+
+        A grey line marks 1 (a log-variance of 0).
+
+    Raises
+    ------
+    ValueError
+        The fit has none of these paths (constant variances and Gaussian shocks).
+    """
+    post = fit.posterior
+    if not any(name in post for name in VOLATILITY_PATHS):
+        raise ValueError(
+            "this fit has no volatility paths to plot: its variances are constant and its "
+            "shocks Gaussian (fit with factor_volatility='sv', idio_volatility='common_sv' "
+            "or 'sv', or tails='student_t' for fit.posterior['factor_log_var'], "
+            "'idio_log_var' or 'tail_scale')"
+        )
+    some = next(post[name] for name in VOLATILITY_PATHS if name in post)
+    dates = pd.DatetimeIndex(some[TIME].values)
+    # (D, T) draws of 1/sqrt(λ), or 1
+    shock = 1 / np.sqrt(stack_draws(post["tail_scale"])) if "tail_scale" in post else None
+    h = (
+        post["factor_log_var"].transpose(CHAIN, DRAW, TIME, FACTOR)
+        if "factor_log_var" in post
+        else None
+    )
+    g = post.get("idio_log_var")
+    labels = [] if h is None else [str(f) for f in h[FACTOR].values]
+    n_panels = len(labels) + (g is not None) + (h is None and shock is not None)
+    fig = figure(min(2.4 * n_panels + 0.6, MAX_HEIGHT))
+    axes = iter(np.atleast_1d(fig.subplots(n_panels, 1, sharex=True, squeeze=False)[:, 0]))
+
+    def panel(scale: np.ndarray, color, title: str, ylabel: str, combined: bool) -> None:
+        ax = next(axes)
+        if combined and shock is not None:
+            fan(ax, dates, scale * shock, color=SHOCK_COLOR, probs=probs,
+                label="with λ: median", band_prefix="with λ: ")  # fmt: skip
+        fan(ax, dates, scale, color=color, probs=probs)
+        ax.axhline(1, color="0.6", lw=0.6)
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10, loc="left")
+        ax.legend(fontsize=8, loc="upper left", ncols=2 * (len(probs) + 1))
+        date_axis(ax)
+
+    with_shock = " (grey: total shock scale exp(h/2)/√λ_t)" if shock is not None else ""
+    for label, color in zip(labels, colors(len(labels))):
+        scale = np.exp(stack_draws(h.sel({FACTOR: label})) / 2)
+        panel(scale, color, f"{label}: volatility exp(h/2){with_shock}", label, True)
+    if g is not None and SERIES in g.dims:
+        ax = next(axes)
+        med = np.median(np.exp(stack_draws(g.transpose(CHAIN, DRAW, TIME, SERIES)) / 2), axis=0)
+        fan(ax, dates, med.T, color=IDIO_VOL_COLOR, probs=probs, label="median across series",
+            band_prefix="spread ")  # fmt: skip
+        ax.axhline(1, color="0.6", lw=0.6)
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel(IDIOSYNCRATIC)
+        ax.set_title(
+            "idiosyncratic volatility exp(g/2), one path per series: median across series "
+            "of the posterior medians; bands: spread across series",
+            fontsize=10,
+            loc="left",
+        )
+        ax.legend(fontsize=8, loc="upper left", ncols=len(probs) + 1)
+        date_axis(ax)
+    elif g is not None:
+        scale = np.exp(stack_draws(g.transpose(CHAIN, DRAW, TIME)) / 2)
+        grey = " (grey: total exp(g/2)/√λ_t)" if shock is not None else ""
+        panel(scale, IDIO_VOL_COLOR, f"common idiosyncratic volatility exp(g/2){grey}",
+              IDIOSYNCRATIC, True)  # fmt: skip
+    if h is None and shock is not None:
+        panel(shock, SHOCK_COLOR, "common shock scale 1/√λ_t (Student-t)", "shock scale", False)
+    fig.suptitle("posterior volatility: median and credible bands")
     return fig
 
 
