@@ -36,6 +36,7 @@ def test_macro_nowcast():
         assert text in out.stdout
 
 
+@pytest.mark.slow  # a Bayesian fit of the real panel (20-27 s)
 @pytest.mark.skipif(not CRYPTO_CSV.is_file(), reason=f"real crypto panel absent: {CRYPTO_CSV}")
 def test_crypto_factors_real_panel():
     out = run("crypto_factors.py", "--fast")

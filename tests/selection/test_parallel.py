@@ -51,6 +51,7 @@ def test_process_pool_equals_serial(serial, data, capsys):
     assert "[2/2]" in capsys.readouterr().err  # progress shown
 
 
+@pytest.mark.slow  # starts a LocalCluster (14-25 s); the process pool is tested by default
 def test_dask_local_cluster_equals_serial(serial, data):
     distributed = pytest.importorskip("distributed", reason="the [dask] extra is not installed")
     with (

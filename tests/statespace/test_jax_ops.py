@@ -6,6 +6,7 @@ import pytest
 from bdfm.spec import DFMSpec
 
 
+@pytest.mark.slow  # JAX compile (11 s); numpyro/blackjax fits exercise the same Ops by default
 @pytest.mark.filterwarnings("ignore:Skipping:UserWarning")
 def test_jax_backend_matches_c_backend():
     """logp and gradient of the whole PyMC model on JAX equal the C backend."""
