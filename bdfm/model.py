@@ -255,16 +255,6 @@ class DynamicFactorModel:
         checked = validate_params(params, self.spec, self.n_series)
         return [checked[n] for n in self.param_names]
 
-    def _require_constant(self, what: str, instead: str) -> None:
-        s = self.spec
-        if not s.constant_gaussian:
-            raise ValueError(
-                f"{what} needs constant volatility and normal tails, but this model has "
-                f"factor_volatility={s.factor_volatility!r}, idio_volatility="
-                f"{s.idio_volatility!r}, tails={s.tails!r}: the state-space moments depend "
-                f"on the latent volatility paths; {instead}"
-            )
-
     # ------------------------------------------------------------------ evaluation
     def loglike_pointwise(
         self, params: Mapping, *, n_particles: int = 500, random_seed=None
@@ -373,7 +363,7 @@ class DynamicFactorModel:
 
         Constant volatility with normal tails only (the exact likelihood).
         """
-        self._require_constant(
+        self.spec.require_constant_gaussian(
             "loglike_and_grad",
             "differentiate loglike_graph(..., factor_var=, obs_scale=) given the paths, "
             "or use loglike_particle for a (non-differentiable) estimate",
@@ -382,7 +372,7 @@ class DynamicFactorModel:
         return float(out[0]), dict(zip(self.param_names, out[1:], strict=True))
 
     def _filter_with_transition(self, params: Mapping) -> tuple[FilterResult, np.ndarray]:
-        self._require_constant(
+        self.spec.require_constant_gaussian(
             "filter/smooth/smoothed_factors",
             "use loglike_particle(params).factor_mean for the filtered factor means, or "
             "the posterior factors of a fit (which samples the volatility paths)",

@@ -94,17 +94,30 @@ class DFMSpec:
             and self.tails == "normal"
         )
 
-    def require_constant_gaussian(self, what: str) -> None:
-        """Raise a ValueError saying that ``what`` needs constant Gaussian variances."""
-        if not self.constant_gaussian:
+    def require_constant_gaussian(self, what: str, instead: str | None = None) -> None:
+        """Raise a ValueError saying that ``what`` needs constant Gaussian variances.
+
+        ``instead`` says what to use; by default, that ``what`` is not available yet.
+        """
+        if self.constant_gaussian:
+            return
+        options = (
+            f"factor_volatility={self.factor_volatility!r}, "
+            f"idio_volatility={self.idio_volatility!r}, tails={self.tails!r}"
+        )
+        if instead is not None:
             raise ValueError(
-                f"{what} is not available yet for models with time-varying volatility or "
-                f"Student-t shocks (factor_volatility={self.factor_volatility!r}, "
-                f"idio_volatility={self.idio_volatility!r}, tails={self.tails!r}); it needs "
-                "the predictive distribution over the volatility paths, which bdfm does not "
-                "yet compute. Fit the constant Gaussian model for this, or use the posterior "
-                "volatility paths (fit.posterior['factor_log_var'], 'idio_log_var', 'tail_scale')"
+                f"{what} needs constant volatility and normal tails, but this model has "
+                f"{options}: the state-space moments depend on the latent volatility paths; "
+                f"{instead}"
             )
+        raise ValueError(
+            f"{what} is not available yet for models with time-varying volatility or "
+            f"Student-t shocks ({options}); it needs the predictive distribution over the "
+            "volatility paths, which bdfm does not yet compute. Fit the constant Gaussian "
+            "model for this, or use the posterior volatility paths "
+            "(fit.posterior['factor_log_var'], 'idio_log_var', 'tail_scale')"
+        )
 
     @property
     def n_state_lags(self) -> int:

@@ -47,13 +47,12 @@ from bdfm.dims import (
     SOURCE,
     source_labels,
 )
-from bdfm.posterior.forecast import (
+from bdfm.posterior.forecast import posterior_draws, summarize_draws
+from bdfm.posterior.moments import (
     Moments,
     idio_ar,
-    posterior_draws,
     predictive_moments,
     stationary_state_cov,
-    summarize_draws,
     unconditional_moments,
 )
 
@@ -162,7 +161,7 @@ def portfolio_sources(
 
     Parameters
     ----------
-    mom : :class:`~bdfm.posterior.forecast.Moments` with a leading draw axis D.
+    mom : :class:`~bdfm.posterior.moments.Moments` with a leading draw axis D.
     weights : (P, N) portfolio weights.
 
     Returns

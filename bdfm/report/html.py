@@ -27,9 +27,6 @@ from the user (series names, titles, table cells) is HTML-escaped.
 from __future__ import annotations
 
 import ast
-import base64
-import html
-import io
 import json
 import logging
 import os
@@ -62,12 +59,11 @@ from bdfm.inference.diagnostics import EBFMI_MIN, RHAT_MAX, min_ess_target
 from bdfm.io import atomic_write, refuse_overwrite
 from bdfm.posterior.forecast import forecast_fit
 from bdfm.posterior.risk import risk_fit, variance_decomposition_fit
+from bdfm.report import markup as mk
 from bdfm.report import plots
 from bdfm.selection.compare import compare as compare_fits
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from bdfm.results import FitResult
 
 __all__ = ["SECTION_IDS", "build_report"]
@@ -75,7 +71,6 @@ __all__ = ["SECTION_IDS", "build_report"]
 _log = logging.getLogger(__name__)
 
 SOFTWARE = ("bdfm", "pymc", "pytensor", "arviz", "numpy", "xarray", "pandas", "matplotlib")
-SHOWN_ROWS = 30  # longer tables are folded into a <details> element
 MAX_PORTFOLIOS = 3  # risk figures drawn (the table has every portfolio)
 FORECAST_SERIES = 4  # series with a fan chart
 
@@ -112,88 +107,6 @@ class Options:
     random_seed: int | None = None
 
 
-# ----------------------------------------------------------------------------- html pieces
-
-
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _fmt(value: object) -> str:
-    """A table cell: numbers to 4 significant digits, NaN as a dash, all escaped."""
-    if isinstance(value, bool | np.bool_):
-        return _esc(value)
-    if isinstance(value, int | np.integer):
-        return f"{int(value):d}"
-    if isinstance(value, float | np.floating):
-        return "–" if not np.isfinite(value) else f"{float(value):.4g}"
-    if isinstance(value, pd.Timestamp):
-        return _esc(value.date() if value == value.normalize() else value)
-    return _esc(value)
-
-
-@dataclass(frozen=True)
-class Mark:
-    """A pass/warn cell (rendered as a coloured mark, not escaped text)."""
-
-    ok: bool
-
-    def __str__(self) -> str:
-        return '<span class="pass">✓ pass</span>' if self.ok else '<span class="warn">⚠ warn</span>'
-
-
-def _cell(value: object, tag: str = "td") -> str:
-    if isinstance(value, Mark):
-        return f"<{tag}>{value}</{tag}>"
-    cls = "" if isinstance(value, int | float | np.number) else ' class="text"'
-    return f"<{tag}{cls}>{_fmt(value)}</{tag}>"
-
-
-def _table(df: pd.DataFrame, *, index: bool = True) -> str:
-    """An escaped HTML table of ``df``; past :data:`SHOWN_ROWS` rows it is folded away."""
-    names = [*(list(df.index.names) if index else []), *map(str, df.columns)]
-    head = "".join(f'<th class="text">{_esc("" if n is None else n)}</th>' for n in names)
-    rows = []
-    for key, row in zip(df.index, df.itertuples(index=False)):
-        keys = (key if isinstance(key, tuple) else (key,)) if index else ()
-        cells = "".join(_cell(k, "th") for k in keys) + "".join(_cell(v) for v in row)
-        rows.append(f"<tr>{cells}</tr>")
-    out = f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
-    if len(df) > SHOWN_ROWS:
-        return f"<details><summary>table ({len(df)} rows)</summary>{out}</details>"
-    return out
-
-
-def _facts(items: Mapping[str, object]) -> str:
-    """A table of labelled facts, one per row."""
-    rows = "".join(f'<tr><th class="text">{_esc(k)}</th>{_cell(v)}</tr>' for k, v in items.items())
-    return f'<div class="scroll"><table><tbody>{rows}</tbody></table></div>'
-
-
-def _prior_text(prior: object) -> str:
-    """``{"dist": "Normal", "mu": 0, "sigma": {...}}`` -> ``Normal(mu=0, sigma=...)``."""
-    if not isinstance(prior, dict) or "dist" not in prior:
-        return json.dumps(prior) if isinstance(prior, dict | list) else str(prior)
-    args = ", ".join(f"{k}={_prior_text(v)}" for k, v in prior.items() if k != "dist")
-    return f"{prior['dist']}({args})"
-
-
-def _figure_html(fig: Figure, alt: str) -> str:
-    """The figure as an embedded PNG ``<img>`` (base64 data URI, no software metadata)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=plots.DPI, metadata={"Software": None})
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    width, height = (fig.get_size_inches() * plots.DPI).round().astype(int)
-    return (
-        f'<img src="data:image/png;base64,{data}" alt="{_esc(alt)}" '
-        f'width="{width}" height="{height}">'
-    )
-
-
-def _p(text: str) -> str:
-    return f"<p>{_esc(text)}</p>"
-
-
 # ----------------------------------------------------------------------------- sections
 
 
@@ -218,10 +131,10 @@ def _overview(fit: FitResult, opts: Options) -> str:
         index=pd.Index(y.columns.astype(str), name=SERIES),
     )
     return (
-        _facts(facts)
-        + _figure_html(plots.plot_data_overview(fit), "the series and their missing values")
+        mk.facts(facts)
+        + mk.figure_html(plots.plot_data_overview(fit), "the series and their missing values")
         + "<h3>Series</h3>"
-        + _table(per_series)
+        + mk.table(per_series)
     )
 
 
@@ -232,36 +145,36 @@ def _diagnostics(fit: FitResult, opts: Options) -> str:
     tab = diag.table.copy()
     rhat_ok = tab["r_hat"].isna() | (tab["r_hat"] <= RHAT_MAX)
     ess_ok = (tab["ess_bulk"] >= target) & (tab["ess_tail"] >= target)
-    tab["status"] = [Mark(bool(ok)) for ok in rhat_ok & ess_ok]
+    tab["status"] = [mk.Mark(bool(ok)) for ok in rhat_ok & ess_ok]
     ebfmi = ", ".join(f"{v:.2f}" for v in diag.ebfmi)
     facts = {
         "chains × draws": f"{n_chains} × {fit.posterior.sizes[DRAW]}",
         "divergent transitions": diag.divergences,
-        "divergences": Mark(diag.divergences == 0),
+        "divergences": mk.Mark(diag.divergences == 0),
         "E-BFMI per chain": ebfmi,
-        f"E-BFMI ≥ {EBFMI_MIN}": Mark(not np.any(diag.ebfmi < EBFMI_MIN)),
+        f"E-BFMI ≥ {EBFMI_MIN}": mk.Mark(not np.any(diag.ebfmi < EBFMI_MIN)),
     }
     warnings = (
-        '<ul class="warnings">' + "".join(f"<li>{_esc(w)}</li>" for w in diag.warnings) + "</ul>"
+        '<ul class="warnings">' + "".join(f"<li>{mk.esc(w)}</li>" for w in diag.warnings) + "</ul>"
         if diag.warnings
         else '<p class="pass">All checks passed.</p>'
     )
     return (
-        _p(
+        mk.paragraph(
             f"Thresholds: R-hat ≤ {RHAT_MAX}, bulk and tail ESS ≥ {target:.0f} "
             f"(worst entry of each parameter group), no divergences, E-BFMI ≥ {EBFMI_MIN}."
         )
-        + _facts(facts)
-        + _table(tab)
+        + mk.facts(facts)
+        + mk.table(tab)
         + warnings
     )
 
 
 def _factors(fit: FitResult, opts: Options) -> str:
-    return _p(
+    return mk.paragraph(
         "Posterior mean of each factor with 50% and 90% credible bands (draws of the "
         "simulation smoother, one per posterior draw)."
-    ) + _figure_html(plots.plot_factors(fit), "posterior factors with credible bands")
+    ) + mk.figure_html(plots.plot_factors(fit), "posterior factors with credible bands")
 
 
 def _summary_rows(draws, name: str, labels: list[str]) -> list[dict]:
@@ -329,22 +242,22 @@ def _volatility(fit: FitResult, opts: Options) -> str:
             "Student-t degrees of freedom ν, median": float(med),
             "ν, 90% interval": f"{lo:.3g} – {hi:.3g}",
         }
-    table = _table(pd.DataFrame(rows).set_index(["parameter", "of"])) if rows else ""
+    table = mk.table(pd.DataFrame(rows).set_index(["parameter", "of"])) if rows else ""
     return (
-        _p(text)
-        + (_facts(facts) if facts else "")
+        mk.paragraph(text)
+        + (mk.facts(facts) if facts else "")
         + table
-        + _figure_html(plots.plot_volatility(fit), "posterior volatility paths")
+        + mk.figure_html(plots.plot_volatility(fit), "posterior volatility paths")
     )
 
 
 def _loadings(fit: FitResult, opts: Options) -> str:
     bspec = fit.bspec
-    return _p(
+    return mk.paragraph(
         f"Identification: {bspec.identification}; loadings prior: {bspec.loadings}. Loadings are "
         "in model units; the right panel shows how uncertain each one is (0 for an entry "
         "fixed by the identification)."
-    ) + _figure_html(plots.plot_loadings(fit), "posterior mean loadings and interval widths")
+    ) + mk.figure_html(plots.plot_loadings(fit), "posterior mean loadings and interval widths")
 
 
 def _constant_only(fit: FitResult) -> None:
@@ -364,9 +277,11 @@ def _variance_decomposition(fit: FitResult, opts: Options) -> str:
     frame = shares.to_pandas()
     frame.columns = frame.columns.astype(str)
     return (
-        _p("Share of each series' variance explained by each factor and by its own noise.")
-        + _figure_html(plots.plot_variance_decomposition(fit, decomposition), "variance shares")
-        + _table(frame)
+        mk.paragraph(
+            "Share of each series' variance explained by each factor and by its own noise."
+        )
+        + mk.figure_html(plots.plot_variance_decomposition(fit, decomposition), "variance shares")
+        + mk.table(frame)
     )
 
 
@@ -380,13 +295,13 @@ def _dynamics(fit: FitResult, opts: Options) -> str:
         "half-life of a shock (steps, at the median)": plots.half_life(med),
     }
     return (
-        _p(
+        mk.paragraph(
             "Impulse responses of each factor to a unit shock in each factor (posterior "
             "median, 50% and 90% bands) and the persistence of the factor VAR: the largest "
             "eigenvalue modulus of its companion matrix (1 would be a unit root)."
         )
-        + _facts(facts)
-        + _figure_html(plots.plot_impulse_responses(fit), "impulse responses and persistence")
+        + mk.facts(facts)
+        + mk.figure_html(plots.plot_impulse_responses(fit), "impulse responses and persistence")
     )
 
 
@@ -396,12 +311,12 @@ def _forecast(fit: FitResult, opts: Options) -> str:
     summary = forecast.summary(prob=0.9)
     summary = summary[summary.index.get_level_values(SERIES).isin(shown)]
     return (
-        _p(
+        mk.paragraph(
             f"Posterior predictive forecasts {opts.forecast_steps} steps ahead for "
             f"{len(shown)} series (original units): median, 50% and 90% bands."
         )
-        + _figure_html(plots.plot_forecast(fit, forecast, series=shown), "forecast fan charts")
-        + _table(summary)
+        + mk.figure_html(plots.plot_forecast(fit, forecast, series=shown), "forecast fan charts")
+        + mk.table(summary)
     )
 
 
@@ -412,25 +327,25 @@ def _risk(fit: FitResult, opts: Options) -> str:
     risk = risk_fit(fit, plots.resolve_weights(fit, opts.weights))
     names = list(risk.draws[PORTFOLIO].values)
     figures = "".join(
-        _figure_html(plots.plot_risk(fit, risk, portfolio=name), f"risk of {name}")
+        mk.figure_html(plots.plot_risk(fit, risk, portfolio=name), f"risk of {name}")
         for name in names[:MAX_PORTFOLIOS]
     )
     more = (
-        _p(
+        mk.paragraph(
             f"Figures for the first {MAX_PORTFOLIOS} of {len(names)} portfolios; all are in the table."
         )
         if len(names) > MAX_PORTFOLIOS
         else ""
     )
     return (
-        _p(
+        mk.paragraph(
             "Posterior distribution of the portfolio's volatility, value at risk and expected "
             "shortfall (losses are positive; one period ahead, given the data), and the Euler "
             "contributions of each factor and of the idiosyncratic noise to its volatility."
         )
         + figures
         + more
-        + _table(risk.summary())
+        + mk.table(risk.summary())
     )
 
 
@@ -448,12 +363,12 @@ def _comparison(fit: FitResult, opts: Options) -> str:
             f"compare must be a DataFrame or a mapping of fits, got {type(compare).__name__}"
         )
     method = compare.attrs.get("method")
-    return _p(
+    return mk.paragraph(
         (f"Method: {method}. " if method else "")
         + "elpd is the expected log predictive density (higher is better); elpd_diff and "
         "dse are the difference to the best model and its standard error (differences "
         "under about two dse are not clear); weight is the stacking weight."
-    ) + _table(compare)
+    ) + mk.table(compare)
 
 
 def _json_facts(text: str) -> dict:
@@ -507,13 +422,13 @@ def _model(fit: FitResult, opts: Options) -> str:
         "fitted with bdfm": attrs.get("bdfm_version", "?"),
         "fitted at": attrs.get("created_at", "?"),
     }
-    priors = {k: _prior_text(v) for k, v in json.loads(attrs["priors"]).items()}
+    priors = {k: mk.prior_text(v) for k, v in json.loads(attrs["priors"]).items()}
     software = {name: _installed(name) for name in SOFTWARE}
     timings = {k.removesuffix("_s") + " (s)": v for k, v in _timings(fit).items()}
     return (
         '<div class="grid">'
         + "".join(
-            f"<div><h3>{_esc(head)}</h3>{_facts(items)}</div>"
+            f"<div><h3>{mk.esc(head)}</h3>{mk.facts(items)}</div>"
             for head, items in (
                 ("Model", _json_facts(attrs["spec"])),
                 ("Bayesian options", _bayes_facts(fit)),
@@ -550,21 +465,21 @@ def _section(fit: FitResult, opts: Options, sid: str, title: str, build: Builder
     try:
         body = build(fit, opts)
     except Unavailable as why:
-        body = f'<p class="note">Not included: {_esc(why)}.</p>'
+        body = f'<p class="note">Not included: {mk.esc(why)}.</p>'
     _log.info("report section %s: %.2f s", sid, time.perf_counter() - t0)
-    return f'<section id="{sid}"><h2>{_esc(title)}</h2>{body}</section>'
+    return f'<section id="{sid}"><h2>{mk.esc(title)}</h2>{body}</section>'
 
 
 def _render(fit: FitResult, opts: Options, title: str) -> str:
     """The whole report as one HTML string."""
-    nav = "".join(f'<li><a href="#{sid}">{_esc(t)}</a></li>' for sid, t, _ in SECTIONS)
+    nav = "".join(f'<li><a href="#{sid}">{mk.esc(t)}</a></li>' for sid, t, _ in SECTIONS)
     body = "".join(_section(fit, opts, *s) for s in SECTIONS)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_esc(title)}</title><style>{CSS}</style></head><body><main>"
-        f'<h1>{_esc(title)}</h1><p class="meta">{_esc(repr(fit))} — report made {stamp}</p>'
+        f"<title>{mk.esc(title)}</title><style>{CSS}</style></head><body><main>"
+        f'<h1>{mk.esc(title)}</h1><p class="meta">{mk.esc(repr(fit))} — report made {stamp}</p>'
         f"<nav><ol>{nav}</ol></nav>{body}</main></body></html>\n"
     )
 

@@ -10,7 +10,7 @@ from scipy.stats import norm
 
 import bdfm
 from bdfm.dims import ALPHA, CHAIN, DRAW, IDIOSYNCRATIC, PORTFOLIO, SERIES, SERIES_TO, SOURCE
-from bdfm.posterior.forecast import predictive_moments, unconditional_moments
+from bdfm.posterior.moments import predictive_moments, unconditional_moments
 from bdfm.posterior.risk import (
     RiskResult,
     empirical_var_es,
