@@ -13,7 +13,7 @@ import pytensor.tensor as pt
 
 from bdfm.data import Panel, Scaling, prepare_panel
 from bdfm.dims import factor_labels
-from bdfm.params import param_shapes, validate_params, volatility_names
+from bdfm.params import param_shapes, particle_options, validate_params, volatility_names
 from bdfm.spec import DFMSpec
 from bdfm.statespace.assemble import dfm_loglike_pointwise
 from bdfm.statespace.inputs import filter_inputs
@@ -347,13 +347,7 @@ class DynamicFactorModel:
             p["factor_ar"],
             p["idio_sd"],
             p.get("idio_ar"),
-            factor_sv=(
-                (p["factor_sv_phi"], p["factor_sv_sd"]) if s.factor_volatility == "sv" else None
-            ),
-            idio_sv=(
-                (p["idio_sv_phi"], p["idio_sv_sd"]) if s.idio_volatility == "common_sv" else None
-            ),
-            nu=float(p["tails_nu"]) if s.tails == "student_t" else None,
+            **particle_options(p, s),
             n_particles=n_particles,
             random_seed=random_seed,
         )

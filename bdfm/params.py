@@ -33,6 +33,7 @@ __all__ = [
     "companion_matrix",
     "is_stationary",
     "param_shapes",
+    "particle_options",
     "validate_params",
     "volatility_names",
 ]
@@ -104,6 +105,41 @@ def param_shapes(spec: DFMSpec, n_series: int) -> dict[str, tuple[int, ...]]:
         shapes["idio_ar"] = (n_series,)
     shapes.update(_volatility_shapes(spec, n_series))
     return shapes
+
+
+def particle_options(params: Mapping, spec: DFMSpec) -> dict:
+    """The volatility keywords of :func:`bdfm.statespace.particle.particle_loglike`.
+
+    Parameters
+    ----------
+    params : natural parameters of ``spec`` (one draw).
+    spec : DFMSpec; ``idio_volatility="sv"`` (one path per series) has no particle filter.
+
+    Returns
+    -------
+    dict
+        ``factor_sv`` ((phi, sd) or None), ``idio_sv`` ((phi, sd) or None) and ``nu``
+        (float or None).
+    """
+    if spec.idio_volatility == "sv":
+        raise ValueError(
+            "the one-step predictive with per-series idiosyncratic stochastic volatility "
+            "(idio_volatility='sv') has N latent log-variance paths and no particle filter "
+            "here; use idio_volatility='common_sv'"
+        )
+    return {
+        "factor_sv": (
+            (params["factor_sv_phi"], params["factor_sv_sd"])
+            if spec.factor_volatility == "sv"
+            else None
+        ),
+        "idio_sv": (
+            (params["idio_sv_phi"], params["idio_sv_sd"])
+            if spec.idio_volatility == "common_sv"
+            else None
+        ),
+        "nu": float(params["tails_nu"]) if spec.tails == "student_t" else None,
+    }
 
 
 def is_stationary(factor_ar: np.ndarray, tol: float = 1e-10) -> bool:

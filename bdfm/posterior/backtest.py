@@ -45,7 +45,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.special import xlogy
+from scipy.special import logsumexp, ndtr, xlogy
 from scipy.stats import chi2, norm
 
 from bdfm.inference.fitting import fit_map
@@ -56,6 +56,9 @@ from bdfm.posterior.moments import kalman_filter
 from bdfm.posterior.risk import Weights, confidence_levels, parse_weights
 from bdfm.selection.parallel import fit_many, model_options
 from bdfm.spec import DFMSpec
+from bdfm.params import particle_options
+from bdfm.statespace.inputs import portfolio_loading
+from bdfm.statespace.particle import particle_loglike
 
 __all__ = [
     "BacktestResult",
@@ -65,6 +68,7 @@ __all__ = [
     "kupiec",
     "mixture_var_es",
     "one_step_portfolio",
+    "segment_predictive",
 ]
 
 _log = logging.getLogger(__name__)
@@ -87,54 +91,43 @@ def one_step_portfolio(
     -------
     mean, sd : (D, T) arrays.
     """
-    w = np.asarray(weights, dtype=float)
     y = np.asarray(y, dtype=float)
     mask = np.asarray(mask, dtype=bool)
-    lam_all = np.asarray(draws["loadings"], dtype=float)
-    D, _, k = lam_all.shape
+    D = np.shape(draws["loadings"])[0]
     T = y.shape[0]
-    prev = np.zeros_like(mask)
-    prev[1:] = mask[:-1]
-    y_lag = np.zeros_like(y)
-    y_lag[1:] = np.where(mask[:-1], y[:-1], 0.0)
     mean = np.empty((D, T))
     sd = np.empty((D, T))
     for d in range(D):
         one = {name: np.asarray(v[d]) for name, v in draws.items()}
         _, x_pred, P_pred, _, _ = kalman_filter(y, mask, one, n_lags)
-        m = x_pred.shape[1]
-        lam = lam_all[d]
-        var = np.asarray(one["idio_sd"], dtype=float) ** 2
-        a = np.zeros((T, m))
-        a[:, :k] = w @ lam
-        if one.get("idio_ar") is None:
-            const = np.zeros(T)
-            noise = np.full(T, np.sum(w**2 * var))
-        else:
-            rho = np.asarray(one["idio_ar"], dtype=float)
-            wr = w * rho * prev  # (T, N)
-            a[:, k : 2 * k] = -wr @ lam
-            const = np.sum(wr * y_lag, axis=1)
-            noise = (w**2 * np.where(prev, var, var / (1 - rho**2))).sum(axis=1)
-        mean[d] = np.einsum("tm,tm->t", a, x_pred) + const
-        sd[d] = np.sqrt(np.einsum("ti,tij,tj->t", a, P_pred, a) + noise)
+        pl = portfolio_loading(
+            y, mask, one["loadings"], one["idio_sd"], one.get("idio_ar"), weights, x_pred.shape[1]
+        )
+        mean[d] = np.einsum("tm,tm->t", pl.a, x_pred) + pl.const
+        sd[d] = np.sqrt(np.einsum("ti,tij,tj->t", pl.a, P_pred, pl.a) + pl.noise)
     return mean, sd
 
 
 def mixture_var_es(
-    mean: np.ndarray, sd: np.ndarray, alpha: float, n_iter: int = 100
+    mean: np.ndarray,
+    sd: np.ndarray,
+    alpha: float,
+    n_iter: int = 100,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """VaR and ES (positive losses) of an equal-weight Gaussian mixture over the first axis.
+    """VaR and ES (positive losses) of a Gaussian mixture over the first axis.
 
-    The ``1 − α`` quantile q solves ``mean_d Φ((q − μ_d)/σ_d) = 1 − α`` (bisection to
-    machine precision); ``ES = −E[r | r ≤ q] = −mean_d[μ_d Φ(z_d) − σ_d φ(z_d)] / (1 − α)``
+    The ``1 − α`` quantile q solves ``Σ_d π_d Φ((q − μ_d)/σ_d) = 1 − α`` (bisection to
+    machine precision); ``ES = −E[r | r ≤ q] = −Σ_d π_d [μ_d Φ(z_d) − σ_d φ(z_d)] / (1 − α)``
     with ``z_d = (q − μ_d)/σ_d``.
 
     Parameters
     ----------
-    mean, sd : (D, ...) component means and sds (one component per posterior draw).
+    mean, sd : (D, ...) component means and sds (e.g. one per posterior draw).
     alpha : confidence level.
     n_iter : bisection steps.
+    weights : (D, ...) component weights π summing to one over the first axis
+        (broadcast against ``mean``); default equal weights ``1/D``.
 
     Returns
     -------
@@ -143,17 +136,23 @@ def mixture_var_es(
     a = float(confidence_levels(alpha)[0])
     mean = np.asarray(mean, dtype=float)
     sd = np.asarray(sd, dtype=float)
+    pi = (
+        np.full(mean.shape, 1.0 / mean.shape[0])
+        if weights is None
+        else np.broadcast_to(np.asarray(weights, dtype=float), mean.shape)
+    )
+    live = pi > 0
     target = 1 - a
-    lo = np.min(mean - 40 * sd, axis=0)
-    hi = np.max(mean + 40 * sd, axis=0)
+    lo = np.min(np.where(live, mean - 40 * sd, np.inf), axis=0)
+    hi = np.max(np.where(live, mean + 40 * sd, -np.inf), axis=0)
     for _ in range(n_iter):
         mid = 0.5 * (lo + hi)
-        below = np.mean(norm.cdf((mid - mean) / sd), axis=0) < target
+        below = np.sum(pi * ndtr((mid - mean) / sd), axis=0) < target
         lo = np.where(below, mid, lo)
         hi = np.where(below, hi, mid)
     q = 0.5 * (lo + hi)
     z = (q - mean) / sd
-    es = -np.mean(mean * norm.cdf(z) - sd * norm.pdf(z), axis=0) / target
+    es = -np.sum(pi * (mean * ndtr(z) - sd * norm.pdf(z)), axis=0) / target
     return -q, es
 
 
@@ -243,7 +242,10 @@ class BacktestResult:
     Attributes
     ----------
     frame : DataFrame indexed by date: ``mean`` (predictive mean return), ``var``
-        and ``es`` (positive losses), ``return`` (realised, NaN where a weighted
+        and ``es`` (positive losses), ``log_score`` (log posterior predictive density
+        of the whole panel at the date, original units; NaN where nothing is
+        observed) and its Monte Carlo error ``log_score_mc_se`` (particle filter;
+        zero for constant Gaussian models), ``return`` (realised, NaN where a weighted
         series is missing), ``violation`` (``return < −var``).
     alpha : confidence level; method : fit method; refits : dates of the refits.
     """
@@ -277,6 +279,38 @@ class BacktestResult:
         """Independence and conditional coverage (see :func:`christoffersen`)."""
         return christoffersen(self._evaluated["violation"].astype(bool), self.alpha)
 
+    def tick_loss(self) -> float:
+        """Mean quantile (tick) loss of the VaR as the ``1 − α`` quantile of the return.
+
+        ``mean_t (1{r_t < q_t} − (1 − α)) (q_t − r_t)`` with ``q_t = −VaR_t``: a
+        strictly consistent scoring function for the quantile (lower is better),
+        comparable across models on the same dates.
+        """
+        ev = self._evaluated
+        q = -ev["var"].to_numpy()
+        r = ev["return"].to_numpy()
+        return float(np.mean(((r < q) - (1 - self.alpha)) * (q - r)))
+
+    def elpd(self) -> tuple[float, float]:
+        """Summed one-step log scores and their standard error ``sqrt(n var)`` over dates."""
+        ls = self.frame["log_score"].dropna().to_numpy()
+        return float(ls.sum()), float(np.sqrt(ls.size * ls.var(ddof=1)))
+
+    def elpd_difference(self, other: BacktestResult) -> tuple[float, float]:
+        """``elpd(self) − elpd(other)`` over their common scored dates and its paired SE.
+
+        A rolling-origin leave-future-out comparison: both backtests score each date
+        with a posterior fitted to earlier data only. Run both on the same data,
+        windows and refit dates.
+        """
+        both = pd.concat(
+            [self.frame["log_score"], other.frame["log_score"]], axis=1, join="inner"
+        ).dropna()
+        if both.empty:
+            raise ValueError("the two backtests have no scored date in common")
+        diff = both.iloc[:, 0].to_numpy() - both.iloc[:, 1].to_numpy()
+        return float(diff.sum()), float(np.sqrt(diff.size * diff.var(ddof=1)))
+
     def __repr__(self) -> str:
         ev = self._evaluated
         return (
@@ -295,7 +329,7 @@ def _thin(draws: dict, max_draws: int | None) -> dict:
 
 
 def _fit_blocks(blocks, model_kwargs, method, executor, max_draws, fit_kwargs):
-    """``[(draws, n_lags, scaling), ...]`` for every training frame in ``blocks``."""
+    """``[(draws, spec, scaling), ...]`` for every training frame in ``blocks``."""
 
     out = []
     if method == "bayes":
@@ -310,29 +344,103 @@ def _fit_blocks(blocks, model_kwargs, method, executor, max_draws, fit_kwargs):
         for name in names:
             fit = fits[name]
             draws = _thin(posterior_draws(fit), max_draws)
-            out.append((draws, fit.model.spec.n_state_lags, fit.model.panel.scaling))
+            out.append((draws, fit.model.spec, fit.model.panel.scaling))
         return out
     for frame in blocks:
         model = DynamicFactorModel(frame, **model_kwargs)
         point = fit_map(model, **fit_kwargs) if method == "map" else fit_mle(model, **fit_kwargs)
         draws = {n: np.asarray(v)[None] for n, v in point.params.items()}
-        out.append((draws, model.spec.n_state_lags, model.panel.scaling))
+        out.append((draws, model.spec, model.panel.scaling))
     return out
+
+
+class SegmentPredictive(NamedTuple):
+    """One-step predictives of a segment's last S dates under D parameter draws."""
+
+    mean: np.ndarray  #: (D·n, S, P) component means of the P portfolio returns (model units)
+    sd: np.ndarray  #: (D·n, S, P) component sds
+    weight: np.ndarray  #: (D·n, S, 1) component weights (summing to one over the first axis)
+    loglike: np.ndarray  #: (D, S) log p(y_t | y_{1:t-1}, θ_d) of the whole panel, model units
+    loglike_se: np.ndarray  #: (D, S) its Monte Carlo error (zero for constant Gaussian models)
+
+
+def segment_predictive(
+    y: np.ndarray,
+    mask: np.ndarray,
+    draws: Mapping,
+    spec: DFMSpec,
+    weights: np.ndarray,
+    start: int,
+    n_particles: int = 200,
+    random_seed=None,
+) -> SegmentPredictive:
+    """Filter a segment with every draw and keep the one-step predictives from ``start`` on.
+
+    Each draw runs the Rao–Blackwellised particle filter
+    (:func:`bdfm.statespace.particle.particle_loglike`) from the segment's first date:
+    particles for the volatility and Student-t scale states, the factors integrated
+    out exactly given them. The predictive of a portfolio at t is then a Gaussian
+    mixture over draws × particles, weighted by the particle weights carried from
+    t − 1 (so y_t never informs its own forecast). For a constant Gaussian model
+    every particle is the exact Kalman filter and two particles are used.
+
+    Parameters
+    ----------
+    y : (T, N) model-unit data, missing entries zero; mask : (T, N) bool.
+    draws : parameter draws of ``spec`` with a leading axis D.
+    spec : the specification the draws belong to.
+    weights : (N,) or (P, N) weights of P portfolios on the model-unit series.
+    start : the first date kept (earlier dates only warm the filter up).
+    n_particles : particles per draw for models with time-varying volatility.
+    random_seed : seed of :func:`numpy.random.default_rng` (one stream for all draws).
+    """
+    rng = np.random.default_rng(random_seed)
+    n = 2 if spec.constant_gaussian else int(n_particles)
+    D = np.shape(draws["loadings"])[0]
+    S = y.shape[0] - start
+    weights = np.atleast_2d(weights)
+    P = weights.shape[0]
+    mean, sd = np.empty((D, n, S, P)), np.empty((D, n, S, P))
+    pi = np.empty((D, n, S))
+    ll, se = np.empty((D, S)), np.empty((D, S))
+    for d in range(D):
+        one = {name: np.asarray(v[d]) for name, v in draws.items()}
+        res = particle_loglike(
+            y,
+            mask,
+            one["loadings"],
+            one["factor_ar"],
+            one["idio_sd"],
+            one.get("idio_ar"),
+            **particle_options(one, spec),
+            n_particles=n,
+            random_seed=rng,
+            portfolio=weights,
+        )
+        pred = res.portfolio
+        mean[d] = pred.mean[start:].transpose(1, 0, 2)
+        sd[d] = pred.sd[start:].transpose(1, 0, 2)
+        pi[d] = pred.weight[start:].T / D
+        ll[d], se[d] = res.loglike[start:], res.se[start:]
+    return SegmentPredictive(
+        mean.reshape(D * n, S, P), sd.reshape(D * n, S, P), pi.reshape(D * n, S, 1), ll, se
+    )
 
 
 def backtest_var(
     data: pd.DataFrame,
     model: DFMSpec | dict,
     window: int,
-    alpha: float = 0.99,
+    alpha: float | Sequence[float] = 0.99,
     refit_every: int = 20,
     expanding: bool = False,
     weights: Weights | None = None,
     method: str = "bayes",
     executor: str | Executor | None = None,
     max_draws: int | None = 200,
+    n_particles: int = 200,
     **fit_kwargs,
-) -> BacktestResult:
+) -> BacktestResult | dict[tuple[str, float], BacktestResult]:
     """Backtest one-step-ahead portfolio VaR forecasts over ``data``.
 
     Parameters
@@ -342,66 +450,126 @@ def backtest_var(
     window : int
         Length of the first (rolling: every) training window; the out-of-sample
         period is ``data.index[window:]``.
-    alpha : VaR confidence level.
+    alpha : VaR confidence level, or several (one set of fits serves them all).
     refit_every : int
         Refit after this many out-of-sample dates; between refits the parameter
         draws are kept and the filter runs forward over the new data.
     expanding : bool
         Train on all data up to the refit date instead of the last ``window`` dates.
-    weights : Series/dict/array, optional
-        One portfolio on the original series (default: equal weights).
+    weights : Series/dict/array/DataFrame, optional
+        Portfolios on the original series (default: one, equal weights): one as a
+        Series, dict or (N,) array; several as a DataFrame (one row per portfolio)
+        or a (P, N) array (:func:`bdfm.posterior.risk.parse_weights`).
     method : {"bayes", "map", "mle"}
         Refit by NUTS (parallel via :func:`bdfm.selection.parallel.fit_many` and ``executor``),
-        or by a point estimate used as a single draw (fast; ignores parameter uncertainty).
+        or by a point estimate used as a single draw (fast; ignores parameter
+        uncertainty; constant-volatility Gaussian models only).
     executor : passed to :func:`bdfm.selection.parallel.fit_many` (``"serial"``, None or an Executor).
     max_draws : int or None
         Posterior draws kept per refit (evenly thinned); cost is linear in it.
+    n_particles : int
+        Particles per draw of the filter that carries the volatility states forward
+        (``factor_volatility``, ``idio_volatility="common_sv"``, ``tails``); unused
+        for constant Gaussian models, whose filter is exact.
     **fit_kwargs
         Options of the fit (``draws``, ``tune``, ``chains``, ``random_seed``, ... for
         "bayes"; ``priors``, ``maxiter`` for "map"; fit_mle's options for "mle").
 
     Returns
     -------
-    BacktestResult
-        The forecasts and realised returns per date, with the coverage tests.
+    BacktestResult or dict
+        The forecasts, realised returns and one-step log scores per date, with the
+        coverage tests and :meth:`BacktestResult.elpd`; for several portfolios or
+        levels a dict ``{(portfolio name, alpha): BacktestResult}`` from one set of fits.
+
+    Notes
+    -----
+    Each refit's draws filter the training window and the following out-of-sample
+    block from the window's first date (:func:`segment_predictive`): the forecast
+    for t uses the data up to t − 1 only. With time-varying volatility the filter is
+    a Rao–Blackwellised particle filter (``n_particles`` per draw); the predictive
+    is the mixture over draws and particles. ``log_score`` is the log posterior
+    predictive density of the whole panel at t, ``log mean_d p(y_t | y_{<t}, θ_d)``
+    in original units, with the posterior of the last refit: summed over dates it
+    is a rolling-origin leave-future-out elpd with refits every ``refit_every``
+    dates (:meth:`BacktestResult.elpd_difference` compares two models).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    alpha = float(confidence_levels(alpha)[0])
+    alphas = confidence_levels(alpha)
     model_kwargs = model_options(model)
-    DFMSpec(**{k: v for k, v in model_kwargs.items() if k != "scaling"}).require_constant_gaussian(
-        "backtest_var"
-    )
+    spec = DFMSpec(**{k: v for k, v in model_kwargs.items() if k != "scaling"})
+    if method != "bayes":
+        spec.require_constant_gaussian(
+            f"backtest_var(method={method!r})",
+            instead="use method='bayes': a point estimate has no posterior of the volatility "
+            "paths to carry forward",
+        )
+    if spec.idio_volatility == "sv":
+        raise ValueError(
+            "backtest_var needs the one-step predictive, which has no particle filter with "
+            "per-series idiosyncratic stochastic volatility (idio_volatility='sv'); use "
+            "idio_volatility='common_sv'"
+        )
     T = data.shape[0]
     if int(window) != window or not 2 <= window < T:
         raise ValueError(f"window must be an integer in [2, {T - 1}] for {T} dates, got {window!r}")
     if int(refit_every) != refit_every or refit_every < 1:
         raise ValueError(f"refit_every must be a positive integer, got {refit_every!r}")
+    if isinstance(n_particles, bool) or int(n_particles) != n_particles or n_particles < 2:
+        raise ValueError(f"n_particles must be an integer >= 2, got {n_particles!r}")
     w = weights if weights is not None else np.full(data.shape[1], 1.0 / data.shape[1])
     frame_w = parse_weights(w, data.columns)
-    if len(frame_w) != 1:
-        raise ValueError("backtest_var takes one portfolio; pass a Series or an (N,) array")
-    w = frame_w.to_numpy()[0]
+    w = frame_w.to_numpy()  # (P, N)
     starts = list(range(int(window), T, int(refit_every)))
     train = [data.iloc[(0 if expanding else s - window) : s] for s in starts]
     fitted = _fit_blocks(train, model_kwargs, method, executor, max_draws, fit_kwargs)
     raw = data.to_numpy(dtype=float)
-    rows = []
-    for s, (draws, n_lags, scaling) in zip(starts, fitted, strict=True):
+    seeds = np.random.SeedSequence(fit_kwargs.get("random_seed")).spawn(len(starts))
+    var, es, mean, score, score_se = ([] for _ in range(5))
+    for s, (draws, fspec, scaling), seed in zip(starts, fitted, seeds, strict=True):
         lo = 0 if expanding else s - window
         hi = min(s + int(refit_every), T)
         seg = scaling.to_model(raw[lo:hi])
         mask = np.isfinite(seg)
-        mean, sd = one_step_portfolio(
-            np.where(mask, seg, 0.0), mask, draws, n_lags, w * scaling.scale
-        )
-        mean = mean[:, s - lo :] + w @ scaling.mean
-        var, es = mixture_var_es(mean, sd[:, s - lo :], alpha)
-        rows.append(pd.DataFrame({"mean": mean.mean(axis=0), "var": var, "es": es}))
-    out = pd.concat(rows, ignore_index=True)
-    out.index = data.index[window:]
-    complete = np.isfinite(raw[window:][:, w != 0]).all(axis=1)
-    out["return"] = np.where(complete, np.nan_to_num(raw[window:]) @ w, np.nan)
-    out["violation"] = out["return"] < -out["var"]
-    _log.info("backtest: %d dates, %d refits", len(out), len(starts))
-    return BacktestResult(out, alpha, method, pd.DatetimeIndex(data.index[starts]), frame_w.iloc[0])
+        pred = segment_predictive(
+            np.where(mask, seg, 0.0), mask, draws, fspec, w * scaling.scale, s - lo,
+            n_particles, seed,
+        )  # fmt: skip
+        comp = pred.mean + w @ scaling.mean  # (D·n, S, P)
+        mean.append(np.sum(pred.weight * comp, axis=0))
+        var_es = [mixture_var_es(comp, pred.sd, a, weights=pred.weight) for a in alphas]
+        var.append(np.stack([v for v, _ in var_es]))  # (A, S, P)
+        es.append(np.stack([e for _, e in var_es]))
+        D = pred.loglike.shape[0]
+        ls = logsumexp(pred.loglike, axis=0) - np.log(D) - mask[s - lo :] @ np.log(scaling.scale)
+        score.append(np.where(mask[s - lo :].any(axis=1), ls, np.nan))
+        score_se.append(np.sqrt(np.mean(pred.loglike_se**2, axis=0) / D))
+    var, es, mean = (np.concatenate(x, axis=-2) for x in (var, es, mean))
+    score, score_se = np.concatenate(score), np.concatenate(score_se)
+    index = data.index[window:]
+    refits = pd.DatetimeIndex(data.index[starts])
+    results = {}
+    for j, name in enumerate(frame_w.index):
+        complete = np.isfinite(raw[window:][:, w[j] != 0]).all(axis=1)
+        realised = np.where(complete, np.nan_to_num(raw[window:]) @ w[j], np.nan)
+        for i, a in enumerate(alphas):
+            out = pd.DataFrame(
+                {
+                    "mean": mean[:, j],
+                    "var": var[i, :, j],
+                    "es": es[i, :, j],
+                    "log_score": score,
+                    "log_score_mc_se": score_se,
+                    "return": realised,
+                },
+                index=index,
+            )
+            out["violation"] = out["return"] < -out["var"]
+            results[(name, float(a))] = BacktestResult(
+                out, float(a), method, refits, frame_w.iloc[j]
+            )
+    _log.info("backtest: %d dates, %d refits", len(index), len(starts))
+    if len(results) == 1:
+        return next(iter(results.values()))
+    return results

@@ -33,9 +33,11 @@ from bdfm.statespace.stats import ar1_inputs
 
 __all__ = [
     "FilterInputs",
+    "PortfolioLoading",
     "companion_matrix",
     "filter_inputs",
     "obs_stats",
+    "portfolio_loading",
     "state_companion",
     "stationary_cov",
     "transition_top",
@@ -194,3 +196,63 @@ def filter_inputs(
         return FilterInputs(C, b, const, top, q, stationary_cov(top))
     q = np.ascontiguousarray(factor_var, dtype=float)
     return FilterInputs(C, b, const, top, q, stationary_cov(top, q[0]))
+
+
+class PortfolioLoading(NamedTuple):
+    """How a portfolio return ``w'y_t`` depends on the filter's predicted state.
+
+    ``w'y_t | y_{1:t-1}`` is Gaussian with mean ``a_t' x_t + const_t`` and variance
+    ``a_t' P_t a_t + noise_t`` given the predicted state ``s_t ~ N(x_t, P_t)``;
+    with a per-date multiplier ``c_t`` of the idiosyncratic variances the last term
+    is ``c_t noise_t``.
+    """
+
+    a: np.ndarray  #: (T, m) loading of the portfolio on the companion state
+    const: np.ndarray  #: (T,) the part known at t-1 (AR(1) errors: w_i ρ_i y_{i,t-1})
+    noise: np.ndarray  #: (T,) idiosyncratic innovation variance of the portfolio
+
+
+def portfolio_loading(
+    y: np.ndarray,
+    mask: np.ndarray,
+    loadings: np.ndarray,
+    idio_sd: np.ndarray,
+    idio_ar: np.ndarray | None,
+    weights: np.ndarray,
+    m: int,
+) -> PortfolioLoading:
+    """The portfolio's loading on the state, known part and noise variance per date.
+
+    iid errors: ``a_t = (Λ'w, 0)``, ``noise_t = Σ_i w_i² σ_i²``. AR(1) errors, where
+    ``y_{i,t-1}`` is observed: ``y_it = λ_i'f_t − ρ_i λ_i'f_{t-1} + ρ_i y_{i,t-1} + ε_it``;
+    otherwise the stationary error, variance ``σ_i² / (1 − ρ_i²)`` — the likelihood's
+    own treatment (:mod:`bdfm.statespace.stats`).
+
+    Parameters
+    ----------
+    y : (T, N) model-unit data, missing entries zero; mask : (T, N) bool.
+    loadings : (N, k); idio_sd : (N,); idio_ar : (N,) or None (iid errors).
+    weights : (N,) portfolio weights on the model-unit series.
+    m : the state dimension (``k`` times the lags in the state).
+    """
+    w = np.asarray(weights, dtype=float)
+    y = np.asarray(y, dtype=float)
+    mask = np.asarray(mask, dtype=bool)
+    lam = np.asarray(loadings, dtype=float)
+    k = lam.shape[1]
+    T = y.shape[0]
+    var = np.asarray(idio_sd, dtype=float) ** 2
+    a = np.zeros((T, m))
+    a[:, :k] = w @ lam
+    if idio_ar is None:
+        return PortfolioLoading(a, np.zeros(T), np.full(T, np.sum(w**2 * var)))
+    prev = np.zeros_like(mask)
+    prev[1:] = mask[:-1]
+    y_lag = np.zeros_like(y)
+    y_lag[1:] = np.where(mask[:-1], y[:-1], 0.0)
+    rho = np.asarray(idio_ar, dtype=float)
+    wr = w * rho * prev  # (T, N)
+    a[:, k : 2 * k] = -wr @ lam
+    const = np.sum(wr * y_lag, axis=1)
+    noise = (w**2 * np.where(prev, var, var / (1 - rho**2))).sum(axis=1)
+    return PortfolioLoading(a, const, noise)

@@ -96,12 +96,26 @@ import numpy as np
 from numba import njit
 
 from bdfm.statespace.assemble import n_state_lags
-from bdfm.statespace.inputs import obs_stats, transition_top
+from bdfm.statespace.inputs import obs_stats, portfolio_loading, transition_top
 from bdfm.statespace.kernels import _predict, _update
 from bdfm.statespace.stats import ar1_inputs
 from bdfm.statespace.stats_kernels import lyapunov
 
-__all__ = ["ParticleResult", "particle_loglike"]
+__all__ = ["ParticleResult", "PortfolioPredictive", "particle_loglike"]
+
+
+class PortfolioPredictive(NamedTuple):
+    """The one-step predictive law of a portfolio return as a mixture over particles.
+
+    ``w'y_t | y_{1:t-1}, θ`` ≈ Σ_i ``weight[t, i]`` N(``mean[t, i]``, ``sd[t, i]²``):
+    each particle's volatility states at t (propagated from t-1, before y_t is
+    seen) give a Gaussian by the Kalman filter; ``weight`` are the normalised
+    particle weights carried from t-1. Model units.
+    """
+
+    mean: np.ndarray  #: (T, n, P) component means of the P portfolios
+    sd: np.ndarray  #: (T, n, P) component standard deviations
+    weight: np.ndarray  #: (T, n) component weights, each row sums to one
 
 
 class ParticleResult(NamedTuple):
@@ -124,6 +138,7 @@ class ParticleResult(NamedTuple):
     g_mean: np.ndarray | None  #: (T,) filtered E[g_t | y_{1:t}], None without idiosyncratic SV
     lam_mean: np.ndarray | None  #: (T,) filtered E[λ_t | y_{1:t}], None for Gaussian shocks
     n_particles: int  #: number of particles
+    portfolio: PortfolioPredictive | None = None  #: the portfolio's predictive, when asked for
 
     @property
     def total(self) -> float:
@@ -138,7 +153,9 @@ class ParticleResult(NamedTuple):
 
 # ---------------------------------------------------------------------------- kernel
 @njit(cache=True, nogil=True, error_model="numpy")
-def _weight_step(C_t, b_t, top, q, c, kappa1, ssq, n_obs, first, xu, Pu, logw):
+def _weight_step(
+    C_t, b_t, top, q, c, kappa1, ssq, n_obs, first, xu, Pu, logw, a_t, noise_t, pm, pv
+):
     """Predict and update every particle's Kalman moments at one date, in place.
 
     Parameters
@@ -153,6 +170,10 @@ def _weight_step(C_t, b_t, top, q, c, kappa1, ssq, n_obs, first, xu, Pu, logw):
     xu, Pu : (n, m), (n, m, m) filtered moments at t-1 on entry, at t on return.
     logw : (n,) output, log p(y_t | y_{1:t-1}, particle path); -inf where the
         filter failed (a covariance not positive definite).
+    a_t : (P, m), noise_t : (P,) portfolios' loadings on the state and their noise
+        variances (:class:`bdfm.statespace.inputs.PortfolioLoading`; P = 0 when unused).
+    pm, pv : (n, P) outputs, the portfolios' predictive means (without the known
+        part) and variances under each particle: ``a_t'x``, ``a_t'P a_t + c noise_t``.
     """
     n, m = xu.shape
     d = b_t.shape[0]
@@ -180,6 +201,15 @@ def _weight_step(C_t, b_t, top, q, c, kappa1, ssq, n_obs, first, xu, Pu, logw):
         else:
             _predict(top, qi, xu[i], Pu[i], x, P)
         ci = c[i]
+        for j in range(a_t.shape[0]):
+            mu = 0.0
+            va = 0.0
+            for a in range(m):
+                mu += a_t[j, a] * x[a]
+                for bb in range(m):
+                    va += a_t[j, a] * P[a, bb] * a_t[j, bb]
+            pm[i, j] = mu
+            pv[i, j] = va + ci * noise_t[j]
         inv = 1.0 / ci
         for a in range(d):
             bs[a] = b_t[a] * inv
@@ -241,6 +271,7 @@ def particle_loglike(
     nu=None,
     n_particles: int = 500,
     random_seed=None,
+    portfolio=None,
 ) -> ParticleResult:
     r"""One-step log predictive densities under stochastic volatility / t shocks (RBPF).
 
@@ -269,6 +300,12 @@ def particle_loglike(
         Number of particles (at least 2).
     random_seed : int, numpy Generator or None
         Seed of :func:`numpy.random.default_rng`; the same seed gives the same result.
+    portfolio : (N,) or (P, N) array, optional
+        Weights of one or P portfolios of the (model-unit) series: the result's
+        ``portfolio`` then holds the one-step predictive law of each ``w'y_t`` at
+        every date, a mixture of Gaussians over the particles
+        (:class:`PortfolioPredictive`, with a portfolio axis of length P, 1 for a
+        1-D ``portfolio``).
 
     Returns
     -------
@@ -332,6 +369,24 @@ def particle_loglike(
         factor_ar, n_state_lags(factor_ar.shape[0], "iid" if ar1 is None else "ar1")
     )
     m = top.shape[1]
+    n_port = 0
+    if portfolio is not None:
+        portfolio = np.atleast_2d(np.asarray(portfolio, dtype=float))
+        if portfolio.ndim != 2 or portfolio.shape[1] != N or not np.all(np.isfinite(portfolio)):
+            raise ValueError(
+                f"portfolio must be ({N},) or (P, {N}) finite weights, got {portfolio.shape}"
+            )
+        n_port = portfolio.shape[0]
+        loads = [
+            portfolio_loading(y0, mask, loadings, idio_sd, idio_ar, w, m) for w in portfolio
+        ]
+        pa = np.ascontiguousarray(np.stack([pl.a for pl in loads], axis=1))  # (T, P, m)
+        pconst = np.stack([pl.const for pl in loads], axis=1)  # (T, P)
+        pnoise = np.ascontiguousarray(np.stack([pl.noise for pl in loads], axis=1))
+        pred = PortfolioPredictive(
+            np.full((T, n, n_port), np.nan), np.full((T, n, n_port), np.nan), np.full((T, n), np.nan)
+        )
+    a_none, noise_none = np.zeros((0, m)), np.zeros(0)
 
     rng = np.random.default_rng(random_seed)
     h = np.zeros((n, k))
@@ -342,6 +397,8 @@ def particle_loglike(
     xu = np.zeros((n, m))
     Pu = np.zeros((n, m, m))
     logw = np.empty(n)
+    pm = np.zeros((n, n_port))
+    pv = np.zeros((n, n_port))
     W = np.full(n, 1.0 / n)  # normalised weights carried over from t-1
 
     loglike = np.full(T, -np.inf)
@@ -377,7 +434,15 @@ def particle_loglike(
         if isv is not None or nu is not None:
             c = np.exp(g) / lam
         # 2. weight by the exact Kalman predictive density given each path
-        _weight_step(C[t], b[t], top, q, c, kappa1[t], ssq[t], n_obs[t], t == 0, xu, Pu, logw)
+        a_t, noise_t = (a_none, noise_none) if n_port == 0 else (pa[t], pnoise[t])
+        _weight_step(
+            C[t], b[t], top, q, c, kappa1[t], ssq[t], n_obs[t], t == 0, xu, Pu, logw,
+            a_t, noise_t, pm, pv,
+        )  # fmt: skip
+        if n_port:
+            pred.mean[t] = pm + pconst[t]
+            pred.sd[t] = np.sqrt(pv)
+            pred.weight[t] = W
         # 3. estimate p(y_t | y_{1:t-1}) = sum_i W_{t-1,i} w_{t,i}
         live = W > 0.0
         w_live = logw[live]
@@ -418,4 +483,7 @@ def particle_loglike(
         else:
             W = Wt
 
-    return ParticleResult(loglike, se, ess, resampled, factor_mean, h_mean, g_mean, lam_mean, n)
+    return ParticleResult(
+        loglike, se, ess, resampled, factor_mean, h_mean, g_mean, lam_mean, n,
+        pred if n_port else None,
+    )  # fmt: skip

@@ -129,7 +129,9 @@ def test_backtest_var_with_point_estimates(simulated_returns):
     res = backtest_var(data, {"n_factors": 1}, window=100, alpha=0.95, refit_every=30, method="mle")
     assert isinstance(res, BacktestResult)
     frame = res.frame
-    assert list(frame.columns) == ["mean", "var", "es", "return", "violation"]
+    assert list(frame.columns) == [
+        "mean", "var", "es", "log_score", "log_score_mc_se", "return", "violation"
+    ]  # fmt: skip
     pd.testing.assert_index_equal(frame.index, data.index[100:])
     assert len(res.refits) == 2 and res.refits[1] == data.index[130]
     assert np.isnan(frame.loc[data.index[130], "return"])

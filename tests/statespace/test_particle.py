@@ -16,7 +16,7 @@ import pytest
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.linalg import solve_discrete_lyapunov
 from scipy.special import logsumexp, roots_genlaguerre
-from scipy.stats import multivariate_normal, multivariate_t
+from scipy.stats import multivariate_normal, multivariate_t, norm
 
 from bdfm.statespace.assemble import dfm_loglike_pointwise
 from bdfm.statespace.inputs import filter_inputs
@@ -365,3 +365,59 @@ def test_stationary_start_matches_lyapunov_at_first_date():
     res = particle_loglike(y, mask, LAM, A, SD, n_particles=2, random_seed=0)
     exact = multivariate_normal(mean=np.zeros(5), cov=cov).logpdf(y[0])
     np.testing.assert_allclose(res.loglike[0], exact, rtol=0, atol=1e-10)
+
+
+# ------------------------------------------------------------------- portfolio predictive
+@pytest.mark.parametrize("idio", ["iid", "ar1"])
+def test_portfolio_predictive_of_a_constant_model_is_the_kalman_one(idio):
+    from bdfm.posterior.backtest import one_step_portfolio
+
+    y, mask = _panel(30, 5, 2)
+    rho = RHO if idio == "ar1" else None
+    w = np.array([0.3, -0.2, 0.5, 0.1, 0.4])
+    res = particle_loglike(y, mask, LAM, AR2, SD, rho, n_particles=4, random_seed=0, portfolio=w)
+    draws = {"loadings": LAM[None], "factor_ar": AR2[None], "idio_sd": SD[None]}
+    if rho is not None:
+        draws["idio_ar"] = rho[None]
+    n_lags = max(AR2.shape[0], 1 if rho is None else 2)
+    mean, sd = one_step_portfolio(np.where(mask, y, 0.0), mask, draws, n_lags, w)
+    pred = res.portfolio
+    np.testing.assert_allclose(pred.mean[..., 0], np.repeat(mean.T, 4, axis=1), atol=1e-10)
+    np.testing.assert_allclose(pred.sd[..., 0], np.repeat(sd.T, 4, axis=1), atol=1e-10)
+    np.testing.assert_allclose(pred.weight, 0.25)
+    # several portfolios at once give each one's own predictive
+    two = particle_loglike(
+        y, mask, LAM, AR2, SD, rho, n_particles=4, random_seed=0, portfolio=np.stack([w, -2 * w])
+    )
+    np.testing.assert_allclose(two.portfolio.mean[..., 0], pred.mean[..., 0], atol=1e-12)
+    np.testing.assert_allclose(two.portfolio.mean[..., 1], -2 * pred.mean[..., 0], atol=1e-10)
+    np.testing.assert_allclose(two.portfolio.sd[..., 1], 2 * pred.sd[..., 0], atol=1e-10)
+
+
+@pytest.mark.parametrize("idio", ["iid", "ar1"])
+def test_portfolio_mixture_of_one_series_is_the_predictive_density(idio):
+    """With one series and weight one the portfolio *is* y_t: the particle mixture's
+    density at y_t must equal the filter's own estimate of p(y_t | y_{1:t-1})."""
+    rng = np.random.default_rng(5)
+    T = 40
+    y = rng.standard_normal((T, 1)) * np.exp(rng.standard_normal((T, 1)))
+    mask = np.ones((T, 1), bool)
+    mask[6] = False
+    lam, ar = np.array([[0.9]]), np.array([[[0.6]]])
+    rho = np.array([0.5]) if idio == "ar1" else None
+    res = particle_loglike(
+        y, mask, lam, ar, np.array([0.4]), rho, factor_sv=(0.9, 0.5), idio_sv=(0.8, 0.4),
+        nu=5.0, n_particles=64, random_seed=3, portfolio=np.array([1.0]),
+    )  # fmt: skip
+    pred = res.portfolio
+    np.testing.assert_allclose(pred.weight.sum(axis=1), 1.0)
+    dens = np.sum(pred.weight * norm.pdf(y, pred.mean[..., 0], pred.sd[..., 0]), axis=1)
+    obs = mask[:, 0]
+    np.testing.assert_allclose(np.log(dens[obs]), res.loglike[obs], rtol=1e-9)
+    assert np.all(np.isfinite(pred.mean)) and np.all(pred.sd > 0)
+
+
+def test_bad_portfolio_raises():
+    y, mask = _panel(10, 5, 1)
+    with pytest.raises(ValueError, match="portfolio must be"):
+        particle_loglike(y, mask, LAM, AR2, SD, portfolio=np.ones(3))
