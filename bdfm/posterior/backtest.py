@@ -51,12 +51,12 @@ from scipy.stats import chi2, norm
 from bdfm.inference.fitting import fit_map
 from bdfm.inference.mle import fit_mle
 from bdfm.model import DynamicFactorModel
+from bdfm.params import particle_options
 from bdfm.posterior.forecast import posterior_draws
 from bdfm.posterior.moments import kalman_filter
 from bdfm.posterior.risk import Weights, confidence_levels, parse_weights
 from bdfm.selection.parallel import fit_many, model_options
 from bdfm.spec import DFMSpec
-from bdfm.params import particle_options
 from bdfm.statespace.inputs import portfolio_loading
 from bdfm.statespace.particle import particle_loglike
 

@@ -377,14 +377,14 @@ def particle_loglike(
                 f"portfolio must be ({N},) or (P, {N}) finite weights, got {portfolio.shape}"
             )
         n_port = portfolio.shape[0]
-        loads = [
-            portfolio_loading(y0, mask, loadings, idio_sd, idio_ar, w, m) for w in portfolio
-        ]
+        loads = [portfolio_loading(y0, mask, loadings, idio_sd, idio_ar, w, m) for w in portfolio]
         pa = np.ascontiguousarray(np.stack([pl.a for pl in loads], axis=1))  # (T, P, m)
         pconst = np.stack([pl.const for pl in loads], axis=1)  # (T, P)
         pnoise = np.ascontiguousarray(np.stack([pl.noise for pl in loads], axis=1))
         pred = PortfolioPredictive(
-            np.full((T, n, n_port), np.nan), np.full((T, n, n_port), np.nan), np.full((T, n), np.nan)
+            np.full((T, n, n_port), np.nan),
+            np.full((T, n, n_port), np.nan),
+            np.full((T, n), np.nan),
         )
     a_none, noise_none = np.zeros((0, m)), np.zeros(0)
 
