@@ -68,6 +68,7 @@ METHODS = {
         "save": save,
         "plot": Accessor("plot", PlotAccessor),
     },
+    BacktestResult: {"plot": plots.plot_backtest},
 }
 
 

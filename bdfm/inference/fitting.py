@@ -141,22 +141,35 @@ def _align_rsp(post: xr.Dataset) -> xr.Dataset:
     return post
 
 
-def pointwise_loglik(model, post: xr.Dataset) -> np.ndarray:
+def pointwise_loglik(
+    model, post: xr.Dataset, *, n_particles: int = 200, random_seed=None
+) -> np.ndarray:
     """``log p(y_t | y_{1:t-1}, θ)`` in original units for every draw: (chain, draw, time).
 
     ``model`` gives the data (and its scaling); ``post`` the parameter draws, e.g. of a fit
-    to a leading window of the same data (leave-future-out scoring).
+    to a leading window of the same data (leave-future-out scoring). Exact (Kalman
+    filter) for constant Gaussian specifications; with time-varying volatility or
+    Student-t shocks a Rao–Blackwellised particle filter per draw
+    (:meth:`bdfm.DynamicFactorModel.loglike_particle`, ``n_particles`` particles, one
+    random stream seeded by ``random_seed``) marginalises the latent paths, so y_t is
+    scored by the filter given y_{1:t-1} only, never by a path smoothed with y_t.
     """
-    return _model_unit_loglik(model, post) + model.panel.log_jacobian()
+    return _model_unit_loglik(model, post, n_particles, random_seed) + model.panel.log_jacobian()
 
 
-def _model_unit_loglik(model, post: xr.Dataset) -> np.ndarray:
+def _model_unit_loglik(model, post: xr.Dataset, n_particles: int, random_seed) -> np.ndarray:
     names = model.param_names
     stacked = {n: stack_draws(post[n]) for n in names}
     n = next(iter(stacked.values())).shape[0]
     out = np.empty((n, model.n_time))
-    for d in range(n):
-        out[d] = model._pointwise_fn(*[np.ascontiguousarray(stacked[k][d]) for k in names])
+    if model.spec.constant_gaussian:
+        for d in range(n):
+            out[d] = model._pointwise_fn(*[np.ascontiguousarray(stacked[k][d]) for k in names])
+    else:
+        rng = np.random.default_rng(random_seed)
+        for d in range(n):
+            one = {k: stacked[k][d] for k in names}
+            out[d] = model.loglike_particle(one, n_particles=n_particles, random_seed=rng).loglike
     return out.reshape(post.sizes[CHAIN], post.sizes[DRAW], model.n_time)
 
 

@@ -112,13 +112,13 @@ def mixture_var_es(
     mean: np.ndarray,
     sd: np.ndarray,
     alpha: float,
-    n_iter: int = 100,
+    n_iter: int = 64,
     weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """VaR and ES (positive losses) of a Gaussian mixture over the first axis.
 
-    The ``1 − α`` quantile q solves ``Σ_d π_d Φ((q − μ_d)/σ_d) = 1 − α`` (bisection to
-    machine precision); ``ES = −E[r | r ≤ q] = −Σ_d π_d [μ_d Φ(z_d) − σ_d φ(z_d)] / (1 − α)``
+    The ``1 − α`` quantile q solves ``Σ_d π_d Φ((q − μ_d)/σ_d) = 1 − α`` (64 bisection
+    steps: to ~1e-17 of the bracket, ±40 component sds); ``ES = −E[r | r ≤ q] = −Σ_d π_d [μ_d Φ(z_d) − σ_d φ(z_d)] / (1 − α)``
     with ``z_d = (q − μ_d)/σ_d``.
 
     Parameters

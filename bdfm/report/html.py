@@ -14,12 +14,15 @@ have stable ids (:data:`SECTION_IDS`), in this order:
     shocks only), loadings, variance shares, impulse responses and persistence;
 ``forecast``, ``risk``
     fan charts of a few series and the posterior of a portfolio's volatility, VaR and ES;
+``backtest``
+    a VaR backtest (``bdfm.backtest_var``), when one is given: returns against the
+    one-step VaR with the violations marked, and the coverage tests;
 ``comparison``
     a model-comparison table, when one is given;
 ``model``
     the specification, priors, software versions, random seed and timings.
 
-A section whose ingredient is missing (no portfolio weights, no comparison, no
+A section whose ingredient is missing (no portfolio weights, no comparison, no backtest, no
 volatility paths, or a bdfm without that feature) is kept, with a note saying why it is empty. All text
 from the user (series names, titles, table cells) is HTML-escaped.
 """
@@ -64,6 +67,7 @@ from bdfm.report import plots
 from bdfm.selection.compare import compare as compare_fits
 
 if TYPE_CHECKING:
+    from bdfm.posterior.backtest import BacktestResult
     from bdfm.results import FitResult
 
 __all__ = ["SECTION_IDS", "build_report"]
@@ -103,6 +107,7 @@ class Options:
 
     weights: object = "equal"
     compare: object = None
+    backtest: object = None
     forecast_steps: int = 20
     random_seed: int | None = None
 
@@ -349,6 +354,45 @@ def _risk(fit: FitResult, opts: Options) -> str:
     )
 
 
+def _backtest(fit: FitResult, opts: Options) -> str:
+    result = opts.backtest
+    if result is None:
+        raise Unavailable("no backtest was given (backtest=bdfm.backtest_var(...) adds one)")
+    items = result.items() if isinstance(result, Mapping) else [(None, result)]
+    rows = []
+    for key, bt in items:
+        lr = bt.christoffersen()
+        elpd, se = bt.elpd()
+        rows.append(
+            {
+                "backtest": str(key[0]) if isinstance(key, tuple) else "portfolio",
+                "level": bt.alpha,
+                "dates": len(bt.frame.dropna(subset=["return"])),
+                "violations": len(bt.violations),
+                "rate": round(bt.violation_rate, 4),
+                "Kupiec p": round(lr["unconditional"].p_value, 4),
+                "independence p": round(lr["independence"].p_value, 4),
+                "tick loss": round(bt.tick_loss(), 5),
+                "log score": round(elpd, 1),
+                "log score se": round(se, 1),
+                "method": bt.method,
+            }
+        )
+    return (
+        mk.paragraph(
+            "Out-of-sample one-step value at risk: the model was refitted on a rolling "
+            "window at the marked dates and filtered forward in between, so each forecast "
+            "uses the data before its date only. A violation is a return below −VaR; the "
+            "rate should be close to 1 − level, Kupiec's test checks that, Christoffersen's "
+            "that violations do not cluster (p-values below 0.05 reject). The tick loss "
+            "scores the VaR as a quantile (lower is better); the log score sums the "
+            "one-step log predictive density of the whole panel (higher is better)."
+        )
+        + mk.figure_html(plots.plot_backtest(result), "VaR backtest")
+        + mk.table(pd.DataFrame(rows))
+    )
+
+
 def _comparison(fit: FitResult, opts: Options) -> str:
     compare = opts.compare
     if compare is None:
@@ -454,6 +498,7 @@ SECTIONS: tuple[tuple[str, str, Builder], ...] = (
     ("dynamics", "Factor dynamics", _dynamics),
     ("forecast", "Forecasts", _forecast),
     ("risk", "Portfolio risk", _risk),
+    ("backtest", "VaR backtest", _backtest),
     ("comparison", "Model comparison", _comparison),
     ("model", "Specification, priors and software", _model),
 )
@@ -490,6 +535,7 @@ def build_report(
     *,
     weights: str | pd.Series | pd.DataFrame | None = "equal",
     compare: pd.DataFrame | Mapping[str, FitResult] | None = None,
+    backtest: BacktestResult | Mapping[object, BacktestResult] | None = None,
     title: str | None = None,
     forecast_steps: int = 20,
     random_seed: int | None = None,
@@ -507,6 +553,9 @@ def build_report(
         DataFrame: one row per portfolio, one column per series); ``None`` leaves risk out.
     compare : DataFrame or mapping of name to FitResult, optional
         A model-comparison table (``bdfm.compare(...)``), or fits to compare.
+    backtest : BacktestResult or mapping of them, optional
+        A VaR backtest (``bdfm.backtest_var(...)``, one or several portfolios/levels)
+        shown in the ``backtest`` section.
     title : str, optional
     forecast_steps : int
         Forecast horizon of the fan charts.
@@ -528,7 +577,7 @@ def build_report(
     target = None if path is None else refuse_overwrite(path, overwrite)  # before any work
     if random_seed is None and int(fit.idata.attrs.get("random_seed", -1)) >= 0:
         random_seed = int(fit.idata.attrs["random_seed"])
-    opts = Options(weights, compare, int(forecast_steps), random_seed)
+    opts = Options(weights, compare, backtest, int(forecast_steps), random_seed)
     sizes = fit.posterior.sizes
     title = title or f"bdfm report: {sizes[FACTOR]}-factor model of {sizes[SERIES]} series"
     text = _render(fit, opts, title)

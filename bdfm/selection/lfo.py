@@ -93,16 +93,22 @@ class LFOResult:
         )
 
 
-def window_loglik(window_fit, data: pd.DataFrame) -> np.ndarray:
+def window_loglik(
+    window_fit, data: pd.DataFrame, *, n_particles: int = 200, random_seed=None
+) -> np.ndarray:
     """One-step log densities of all of ``data`` under a fit on a leading window of it.
 
     Returns an (S, T) array, S = chains x draws, in original units: the model of the
-    full data is built with ``window_fit``'s scaling.
+    full data is built with ``window_fit``'s scaling. With time-varying volatility
+    the terms are particle-filter estimates (``n_particles`` per draw, see
+    :func:`bdfm.inference.fitting.pointwise_loglik`).
     """
 
     model_kwargs, _ = fit_options(window_fit)
     full = DynamicFactorModel(data, **model_kwargs, scaling=window_fit.model.panel.scaling)
-    ll = pointwise_loglik(full, window_fit.posterior)
+    ll = pointwise_loglik(
+        full, window_fit.posterior, n_particles=n_particles, random_seed=random_seed
+    )
     return ll.reshape(-1, full.n_time)
 
 
@@ -130,6 +136,7 @@ def lfo(
     exact: bool = False,
     k_threshold: float = K_THRESHOLD,
     executor="serial",
+    n_particles: int = 200,
     **refit_kwargs,
 ) -> LFOResult:
     """Leave-future-out CV of ``fit``'s specification on ``fit``'s data.
@@ -151,11 +158,25 @@ def lfo(
         Refit when the Pareto k̂ of the importance weights exceeds it (PSIS-LFO).
     executor : "serial", None or Executor
         Where exact refits run (see :func:`bdfm.fit_many`); PSIS refits are sequential.
+    n_particles : int
+        Specifications with time-varying volatility or Student-t shocks only: particles
+        per draw of the filter that gives the one-step terms (the latent paths are
+        integrated out given the past, never smoothed with the scored point). Their
+        Monte Carlo error (O(1/n_particles) per term, see
+        :meth:`bdfm.DynamicFactorModel.loglike_particle`) adds to the spread of the
+        PSIS weights: rerun with more particles if the scores move.
     **refit_kwargs
         Override the fit options of the refits (``draws``, ``tune``, ``chains``,
         ``sampler``, ``random_seed``, ...).
     """
-    fit.model.spec.require_constant_gaussian("leave-future-out scoring")
+    if isinstance(n_particles, bool) or int(n_particles) != n_particles or n_particles < 2:
+        raise ValueError(f"n_particles must be an integer >= 2, got {n_particles!r}")
+    if fit.model.spec.idio_volatility == "sv":
+        raise ValueError(
+            "leave-future-out scoring needs the one-step predictive, which has no particle "
+            "filter with per-series idiosyncratic stochastic volatility (idio_volatility='sv'); "
+            "use idio_volatility='common_sv'"
+        )
     data = fit.idata.observed_data["y"].to_pandas()
     data.columns.name = None
     T = len(data)
@@ -171,15 +192,19 @@ def lfo(
     scores = np.empty(len(points))
     kvals = np.full(len(points), np.nan)
     notes: list[str] = []
+
+    def scored(window_fit, i):
+        return window_loglik(window_fit, data, n_particles=n_particles, random_seed=i)
+
     if exact:
         fits = _refits(fit, data, list(points), executor, refit_kwargs)
         for n, i in enumerate(points):
-            ll = window_loglik(fits[i], data)
+            ll = scored(fits[i], i)
             scores[n] = logsumexp(_block(ll, i, steps)) - np.log(ll.shape[0])
         refits = list(points)
     else:
         refits = [min_train]
-        ll = window_loglik(_refits(fit, data, [min_train], "serial", refit_kwargs)[min_train], data)
+        ll = scored(_refits(fit, data, [min_train], "serial", refit_kwargs)[min_train], min_train)
         i_star = min_train
         for n, i in enumerate(points):
             if i > i_star:
@@ -189,7 +214,7 @@ def lfo(
                     lw, k = az.psislw(log_ratio)
                 kvals[n] = float(k)
                 if k > k_threshold:
-                    ll = window_loglik(_refits(fit, data, [i], "serial", refit_kwargs)[i], data)
+                    ll = scored(_refits(fit, data, [i], "serial", refit_kwargs)[i], i)
                     i_star = i
                     refits.append(i)
                     kvals[n] = np.nan
@@ -199,6 +224,7 @@ def lfo(
     n_draws = ll.shape[0]  # of the (last) refit
     if not exact and n_draws < 100:
         notes.append(f"only {n_draws} draws per refit; PSIS-LFO needs a few hundred")
+
     index = pd.DatetimeIndex(data.index[list(points)], name=data.index.name)
     return LFOResult(
         pointwise=pd.Series(scores, index=index, name="elpd"),

@@ -107,6 +107,7 @@ def test_missing_ingredients_become_notes(fit):
     assert list(sections) == list(SECTION_IDS)
     assert "Not included: no portfolio weights" in sections["risk"]
     assert "Not included: no comparison" in sections["comparison"]
+    assert "Not included: no backtest" in sections["backtest"]
     with pytest.raises(TypeError, match="compare must be"):
         report._comparison(fit, report.Options(compare=[1, 2]))
 
@@ -114,7 +115,7 @@ def test_missing_ingredients_become_notes(fit):
 def test_section_ids():
     assert SECTION_IDS == (
         "overview", "diagnostics", "factors", "volatility", "loadings", "variance-decomposition",
-        "dynamics", "forecast", "risk", "comparison", "model",
+        "dynamics", "forecast", "risk", "backtest", "comparison", "model",
     )  # fmt: skip
 
 
@@ -196,3 +197,21 @@ def test_opens_in_a_headless_browser(written, tmp_path):
         assert image.width == 1280 and image.height == height
         grey = np.asarray(image.convert("L"))
     assert grey.std() > 20 and (grey < 128).mean() > 0.01  # not blank
+
+
+def test_backtest_section_has_the_chart_and_the_tests(fit):
+    from bdfm.posterior.backtest import backtest_var
+
+    data = fit.idata.observed_data["y"].to_pandas()
+    data.columns.name = None
+    bt = backtest_var(
+        data, {"n_factors": 1}, window=len(data) - 40, alpha=[0.9, 0.95], refit_every=20,
+        method="mle",
+    )  # fmt: skip
+    body = report._section(
+        fit, report.Options(backtest=bt), "backtest", "VaR backtest", report._backtest
+    )
+    assert len(IMG.findall(body)) == 1
+    one = bt[("portfolio", 0.9)]
+    assert f"<td>{len(one.violations)}</td>" in body.replace(".0</td>", "</td>")
+    assert body.count("<tr>") >= 3  # header and one row per (portfolio, level)

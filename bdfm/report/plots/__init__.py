@@ -17,10 +17,12 @@ The modules, one job each:
 - :mod:`bdfm.report.plots.dynamics` — impulse responses and persistence of the factor VAR
   (the numerics too: :func:`impulse_responses`, :func:`spectral_radius`, :func:`half_life`);
 - :mod:`bdfm.report.plots.predictive` — forecast fan charts and portfolio risk;
+- :mod:`bdfm.report.plots.backtest` — VaR backtests with their violations;
 - :mod:`bdfm.report.plots._layout` — what they share (figure size, labels, colours, bands).
 """
 
 from bdfm.report.plots._layout import DPI, MAX_HEIGHT, MAX_LABELS, PROBS, WIDTH
+from bdfm.report.plots.backtest import plot_backtest
 from bdfm.report.plots.data import plot_data_overview
 from bdfm.report.plots.dynamics import (
     half_life,
@@ -44,6 +46,7 @@ __all__ = [
     "WIDTH",
     "half_life",
     "impulse_responses",
+    "plot_backtest",
     "plot_data_overview",
     "plot_factors",
     "plot_forecast",
