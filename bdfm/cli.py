@@ -278,8 +278,6 @@ def _explained(fit) -> str:
     """Posterior median share of each series' variance explained by the factors."""
     from bdfm.dims import CHAIN, DRAW, IDIOSYNCRATIC, SOURCE
 
-    if not fit.model.spec.constant_gaussian:
-        return "variance shares: not yet computed with time-varying volatility"
     shares = fit.variance_decomposition()
     common = 1.0 - shares.sel({SOURCE: IDIOSYNCRATIC})
     q = common.quantile([0.05, 0.5, 0.95], dim=(CHAIN, DRAW)).to_pandas().T

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import os
+import platform
 import time
 from datetime import date
 from pathlib import Path
@@ -40,10 +41,6 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(HERE))
-
-from bench_loglike import machine_info  # noqa: E402
-
 CRYPTO = REPO.parent / "shared" / "data" / "crypto" / "crypto_daily_close.csv"
 LEVELS = (0.99, 0.975)
 SPECS = {
@@ -55,6 +52,26 @@ SPECS = {
         "tails": "student_t",
     },
 }
+
+
+def machine_info() -> dict:
+    """Versions and the thread variables as found (this script sets none)."""
+    import arch
+    import pymc
+    import pytensor
+
+    import bdfm
+
+    threads = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+    return {
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "bdfm": bdfm.__version__,
+        "pymc": pymc.__version__,
+        "pytensor": pytensor.__version__,
+        "arch": arch.__version__,
+        "thread_variables": {v: os.environ.get(v, "unset") for v in threads},
+    }
 
 
 def load_panel(name: str) -> pd.DataFrame:
@@ -190,8 +207,7 @@ def markdown(results: list[dict], args, info: dict) -> str:
     lines = [
         f"# VaR backtests on real returns ({date.today()})",
         "",
-        f"Script: `benchmarks/bench_var_backtest.py`; machine: {info}. Default environment "
-        "(no thread variables). Rolling window "
+        f"Script: `benchmarks/bench_var_backtest.py`; machine: {info}. Rolling window "
         f"{args.window}, refit every {args.refit}; bdfm `method='bayes'`, nutpie "
         f"{args.chains} x ({args.tune} + {args.draws}), {args.max_draws} draws kept per refit, "
         f"{args.particles} particles per draw; GARCH(1,1)-t from `arch`, same windows and refits.",

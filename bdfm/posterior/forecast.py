@@ -18,7 +18,9 @@ model is still linear and Gaussian, with per-date variances ``factor_var`` and
 at ``T+s`` with variance ``factor_var[T+s] = exp(h_{T+s})/λ_{T+s}`` and the
 idiosyncratic innovations with variance ``σ_i² obs_scale[T+s]``; nowcasts of the ragged
 edge use the draw's in-sample paths. The closed-form moments
-(:mod:`bdfm.posterior.moments`) are for the constant Gaussian model only.
+(:mod:`bdfm.posterior.moments`) take the same paths: given them each draw is Gaussian.
+:func:`stationary_volatility` gives the stationary means of the variances (for the
+unconditional second moments).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import xarray as xr
 from bdfm.dims import CHAIN, DRAW, FACTOR, SERIES, TIME, factor_labels
 from bdfm.draws import stack_draws
 from bdfm.inference.fitting import volatility_paths
-from bdfm.posterior.moments import idio_ar, last_observed
+from bdfm.posterior.moments import idio_ar, last_observed, mean_variance_scale
 
 if TYPE_CHECKING:
     from bdfm.results import FitResult
@@ -48,6 +50,7 @@ __all__ = [
     "posterior_draws",
     "simulate_forward",
     "stack_draws",
+    "stationary_volatility",
     "summarize_draws",
 ]
 
@@ -128,6 +131,37 @@ def continue_volatility(
         new = np.broadcast_to(np.exp(g) / lam[..., None], (n_draws, steps, n_series))
         out["obs_scale"] = np.concatenate([past["obs_scale"], new], 1)
     return out
+
+
+def stationary_volatility(post: xr.Dataset, spec: DFMSpec, n_series: int) -> dict[str, np.ndarray]:
+    """Every posterior draw's stationary mean variances: ``factor_var`` (D, k), ``obs_scale`` (D, N).
+
+    ``E[exp(h)/λ]`` of the factor shocks and ``E[exp(g)/λ]`` of the idiosyncratic
+    multipliers under the draw's parameters (:func:`bdfm.posterior.moments.mean_variance_scale`;
+    a common ``g`` is broadcast over the series). Empty for a constant-variance
+    Gaussian spec; otherwise both keys, ones where a part is constant.
+    """
+    if spec.constant_gaussian:
+        return {}
+    n_draws = post.sizes[CHAIN] * post.sizes[DRAW]
+    nu = None
+    if spec.tails == "student_t":
+        nu = stack_draws(post["tails_nu"]).reshape(n_draws, 1)
+
+    def mean_scale(prefix: str, on: bool) -> np.ndarray:
+        if not on:
+            return mean_variance_scale(tails_nu=nu)
+        phi, sd = (
+            stack_draws(post[f"{prefix}_sv_{v}"]).reshape(n_draws, -1) for v in ("phi", "sd")
+        )
+        return mean_variance_scale(phi, sd, nu)  # a common path: (D, 1)
+
+    factor = mean_scale("factor", spec.factor_volatility == "sv")
+    idio = mean_scale("idio", spec.idio_volatility != "constant")
+    return {
+        "factor_var": np.broadcast_to(factor, (n_draws, spec.n_factors)).astype(float),
+        "obs_scale": np.broadcast_to(idio, (n_draws, n_series)).astype(float),
+    }
 
 
 def simulate_forward(

@@ -24,7 +24,22 @@ sd σ_i (the marginal variance of an AR(1) error is σ_i²/(1-ρ_i²)). They are
 in a factored form (:class:`Moments`) so that portfolio quantities never need an
 N x N matrix.
 
-For the constant Gaussian model only; :mod:`bdfm.posterior.forecast` draws paths.
+**Time-varying volatility and Student-t shocks.** Given a draw's volatility paths,
+the per-date factor innovation variances ``factor_var`` (q_t, (T, k)) and the
+multipliers ``obs_scale`` (c_t, (T, N)) of the idiosyncratic variances, the model is
+still linear and Gaussian (:func:`bdfm.statespace.inputs.filter_inputs`). The filter
+and the edge state take the in-sample rows; the smoother needs only the filter's
+``P_pred``/``P_filt`` and F (``J_t = P_{t|t} F' P_{t+1|t}^{-1}``, the shock variance
+enters through ``P_{t+1|t}``), so it is unchanged. The sums of innovations above become
+
+.. math::
+
+    \operatorname{Var}(e_i) = σ_i^2 \sum_{j=0}^{T-τ_i-1} ρ_i^{2j} c_{T-j,i},\qquad
+    ξ_h = \sum_{j=0}^{h-1} F^j R\,\mathrm{diag}(q_{T+h-j})\,R' F^{j\prime},\qquad
+    \operatorname{Var}(e_{h,i}) = σ_i^2 \sum_{j=0}^{h-1} ρ_i^{2j} c_{T+h-j,i}
+
+(``0^0 = 1``: iid errors keep only the last date's term). Without the paths every
+result is the constant model's, bit for bit. :mod:`bdfm.posterior.forecast` draws paths.
 """
 
 from __future__ import annotations
@@ -44,6 +59,7 @@ __all__ = [
     "idio_ar",
     "kalman_filter",
     "last_observed",
+    "mean_variance_scale",
     "predictive_moments",
     "state_companion",
     "stationary_state_cov",
@@ -98,7 +114,13 @@ def idio_ar(params: Mapping) -> np.ndarray:
 
 
 def _filter(
-    y: np.ndarray, mask: np.ndarray, params: Mapping, n_lags: int
+    y: np.ndarray,
+    mask: np.ndarray,
+    params: Mapping,
+    n_lags: int,
+    *,
+    factor_var: np.ndarray | None = None,
+    obs_scale: np.ndarray | None = None,
 ) -> tuple[np.ndarray, FilterResult]:
     """The companion transition F (m, m) and the filter's moments at one draw.
 
@@ -107,7 +129,8 @@ def _filter(
     check) per call; here ``y`` is any panel (backtests filter new data with old
     draws) and the collapsed statistics come straight from the numba kernels, which
     keeps the loops over thousands of draws fast. The filter and smoother
-    themselves are :mod:`bdfm.statespace.kalman`'s.
+    themselves are :mod:`bdfm.statespace.kalman`'s. ``factor_var`` (T, k) and
+    ``obs_scale`` (T, N) are a draw's volatility paths (None: ones).
     """
     fi = inputs.filter_inputs(
         y,
@@ -117,13 +140,21 @@ def _filter(
         params["idio_sd"],
         params.get("idio_ar"),
         n_lags=n_lags,
+        factor_var=factor_var,
+        obs_scale=obs_scale,
     )
     F = state_companion(params["factor_ar"], n_lags)
     return F, filter_states(fi.C, fi.b, fi.top, fi.q, fi.P0)
 
 
 def kalman_filter(
-    y: np.ndarray, mask: np.ndarray, params: Mapping, n_lags: int
+    y: np.ndarray,
+    mask: np.ndarray,
+    params: Mapping,
+    n_lags: int,
+    *,
+    factor_var: np.ndarray | None = None,
+    obs_scale: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Filter at one parameter draw (model units): ``(F, x_pred, P_pred, x_filt, P_filt)``.
 
@@ -132,6 +163,10 @@ def kalman_filter(
     y : (T, N) data in model units, missing entries zero; mask : (T, N) bool.
     params : one parameter draw (``loadings``, ``factor_ar``, ``idio_sd``, ``idio_ar``).
     n_lags : factor lags in the state (:attr:`bdfm.spec.DFMSpec.n_state_lags`).
+    factor_var : (T, k), optional
+        Per-date factor innovation variances (row 0 sets the initial covariance); None for ones.
+    obs_scale : (T, N), optional
+        Per-date multipliers of the idiosyncratic innovation variances; None for ones.
 
     Returns
     -------
@@ -140,8 +175,32 @@ def kalman_filter(
         Moments of the state given y_{1:t-1} and given y_{1:t}
         (:class:`bdfm.statespace.kalman.FilterResult`).
     """
-    F, filtered = _filter(y, mask, params, n_lags)
+    F, filtered = _filter(y, mask, params, n_lags, factor_var=factor_var, obs_scale=obs_scale)
     return F, filtered.x_pred, filtered.P_pred, filtered.x_filt, filtered.P_filt
+
+
+def _innovation_sum_var(
+    sd: np.ndarray, rho: np.ndarray, steps: np.ndarray | int, scale_back: np.ndarray | None
+) -> np.ndarray:
+    r"""Variance of ``Σ_{j=0}^{s-1} ρ^j ε_{t-j}``, ``ε_{t-j} ~ N(0, σ² c_{t-j})``, per series.
+
+    Parameters
+    ----------
+    sd, rho : (..., N) innovation sds σ and AR(1) coefficients ρ (0: iid, only j = 0 counts).
+    steps : (N,) or int, the number s of innovations summed (0: none).
+    scale_back : (S, ..., N), optional
+        The multipliers backwards in time, ``scale_back[j] = c_{t-j}`` (S >= max s);
+        None for ones, giving ``σ² (1 - ρ^{2s}) / (1 - ρ²)`` (``σ² [s > 0]`` for ρ = 0).
+    """
+    if scale_back is None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(
+                rho != 0, sd**2 * (1 - rho ** (2 * steps)) / (1 - rho**2), sd**2 * (steps > 0)
+            )
+    c = np.asarray(scale_back, dtype=float)
+    j = np.arange(c.shape[0]).reshape(-1, *([1] * (c.ndim - 1)))
+    weight = np.where(j < steps, rho ** (2 * j), 0.0)  # 0.0**0 = 1: iid keeps j = 0
+    return sd**2 * np.sum(weight * c, axis=0)
 
 
 # ---------------------------------------------------------------------------- edge state
@@ -160,21 +219,35 @@ class EdgeState(NamedTuple):
     u_var: np.ndarray  #: (N,)
 
 
-def edge_state(y: np.ndarray, mask: np.ndarray, params: dict, n_lags: int) -> EdgeState:
-    """Joint Gaussian of the companion state and the idiosyncratic errors at T given y.
+def edge_state(
+    y: np.ndarray,
+    mask: np.ndarray,
+    params: dict,
+    n_lags: int,
+    *,
+    factor_var: np.ndarray | None = None,
+    obs_scale: np.ndarray | None = None,
+) -> EdgeState:
+    r"""Joint Gaussian of the companion state and the idiosyncratic errors at T given y.
 
     Parameters
     ----------
     y : (T, N) data in model units, missing entries zero; mask : (T, N) bool.
     params : one parameter draw (``loadings``, ``factor_ar``, ``idio_sd``, ``idio_ar``).
     n_lags : factor lags in the state (:attr:`bdfm.spec.DFMSpec.n_state_lags`).
+    factor_var : (T, k), optional
+        Per-date factor innovation variances of the draw; None for ones.
+    obs_scale : (T, N), optional
+        Per-date multipliers ``c_t`` of the idiosyncratic innovation variances; None
+        for ones. The innovations a series accumulates after its last observation
+        ``τ_i`` then have variance ``σ_i² Σ_{t=τ_i+1}^{T} ρ_i^{2(T-t)} c_{t,i}``.
     """
     lam = np.asarray(params["loadings"], dtype=float)
     n, k = lam.shape
     sd = np.asarray(params["idio_sd"], dtype=float)
     rho = idio_ar(params)
     T = y.shape[0]
-    F, filtered = _filter(y, mask, params, n_lags)
+    F, filtered = _filter(y, mask, params, n_lags, factor_var=factor_var, obs_scale=obs_scale)
     smoothed = smooth_states(filtered, F[:k])
     P_pred, P_filt = filtered.P_pred, filtered.P_filt
     x_s, P_s = smoothed.x_smooth, smoothed.P_smooth
@@ -217,9 +290,7 @@ def edge_state(y: np.ndarray, mask: np.ndarray, params: dict, n_lags: int) -> Ed
         u_gain[i, start[i] : start[i] + k] = -coef[i] * lam[i]
     y_tau = y[tau, np.arange(n)]
     u_const = np.where(used, coef * y_tau, 0.0)
-    # sum of the AR(1) innovations between tau and T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        u_var = np.where(rho != 0, sd**2 * (1 - rho ** (2 * gap)) / (1 - rho**2), sd**2 * (gap > 0))
+    u_var = _innovation_sum_var(sd, rho, gap, None if obs_scale is None else obs_scale[::-1])
     # put s_T first
     order = np.r_[np.arange((len(times) - 1) * m, nz), np.arange((len(times) - 1) * m)]
     return EdgeState(z_mean[order], z_cov[np.ix_(order, order)], u_const, u_gain[:, order], u_var)
@@ -289,26 +360,69 @@ def _stack_edges(edges: list[EdgeState]) -> tuple[np.ndarray, ...]:
     return z_mean, z_cov, u_const, u_gain, u_var
 
 
+def _check_paths(
+    factor_var: np.ndarray | None, obs_scale: np.ndarray | None, shape: tuple[int, int, int, int]
+) -> None:
+    """Raise a ValueError unless the paths are (D, T + h, k) and (D, T + h, N)."""
+    D, rows, k, n = shape
+    for name, value, width in (("factor_var", factor_var, k), ("obs_scale", obs_scale, n)):
+        if value is not None and np.shape(value) != (D, rows, width):
+            raise ValueError(
+                f"{name} must have shape (D, T + horizon, {width}) = ({D}, {rows}, {width}), "
+                f"got {np.shape(value)}"
+            )
+
+
 def predictive_moments(
-    y: np.ndarray, mask: np.ndarray, draws: dict, n_lags: int, horizon: int = 1
+    y: np.ndarray,
+    mask: np.ndarray,
+    draws: dict,
+    n_lags: int,
+    horizon: int = 1,
+    *,
+    factor_var: np.ndarray | None = None,
+    obs_scale: np.ndarray | None = None,
 ) -> Moments:
-    """Moments of y_{T+h} | y_{1:T}, θ_d (model units) for every draw d.
+    r"""Moments of y_{T+h} | y_{1:T}, θ_d (model units) for every draw d.
+
+    With volatility paths, the moments of draw d are those given θ_d *and* its
+    paths: Gaussian, ``y_{T+h} | y_{1:T}, θ_d, q^{(d)}, c^{(d)}``. When the paths'
+    in-sample rows are posterior draws and the future rows continue them by the
+    model (:func:`bdfm.posterior.forecast.continue_volatility`), the mixture of
+    these Gaussians over the draws is the posterior predictive of ``y_{T+h}``.
 
     Parameters
     ----------
     y : (T, N) data in model units, missing entries zero; mask : (T, N) bool.
     draws : parameter draws with a leading axis D (``loadings`` (D, N, k), ...).
     n_lags : factor lags in the state; horizon : h >= 1.
+    factor_var : (D, T + h, k), optional
+        Per-draw factor innovation variances: the T in-sample rows (the filter; row 0
+        sets the initial covariance), then the h future ones, ``factor_var[:, T+s-1]``
+        the variance of the shock to ``f_{T+s}``. None for ones.
+    obs_scale : (D, T + h, N), optional
+        Per-draw multipliers of the idiosyncratic innovation variances, laid out
+        likewise. None for ones. Without either path the results are the constant
+        model's, bit for bit.
+
+    Raises
+    ------
+    ValueError
+        If ``horizon`` is not an integer >= 1 or a path has the wrong shape.
     """
     if int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
     h = int(horizon)
     lam = np.asarray(draws["loadings"], dtype=float)
     D, n, k = lam.shape
+    T = y.shape[0]
+    _check_paths(factor_var, obs_scale, (D, T + h, k, n))
     edges = []
     for d in range(D):
         one = {name: np.asarray(v[d]) for name, v in draws.items()}
-        edges.append(edge_state(y, mask, one, n_lags))
+        fv = None if factor_var is None else factor_var[d, :T]
+        sc = None if obs_scale is None else obs_scale[d, :T]
+        edges.append(edge_state(y, mask, one, n_lags, factor_var=fv, obs_scale=sc))
     z_mean, z_cov, u_const, u_gain, u_var = _stack_edges(edges)
     nz = z_mean.shape[1]
     rho = idio_ar(draws)
@@ -316,19 +430,22 @@ def predictive_moments(
     F = np.stack([state_companion(np.asarray(a, dtype=float), n_lags) for a in draws["factor_ar"]])
     m = F.shape[1]
     Fh = np.linalg.matrix_power(F, h)
-    # innovations over the h steps: xi = sum_j F^j Q F^j'
+    # innovations over the h steps: xi = sum_j F^j R Q_{T+h-j} R' F^j'
     xi = np.zeros((D, m, m))
     Fj = np.broadcast_to(np.eye(m), (D, m, m))
-    for _ in range(h):
-        xi += Fj[:, :, :k] @ np.swapaxes(Fj[:, :, :k], 1, 2)
+    for j in range(h):
+        G = Fj[:, :, :k]
+        if factor_var is not None:
+            G = G * np.sqrt(np.asarray(factor_var, dtype=float)[:, T + h - 1 - j, None, :])
+        xi += G @ np.swapaxes(G, 1, 2)
         Fj = F @ Fj
     # f_{T+h} = E1 F^h s_T + xi ; s_T = first m coordinates of z
     sel = np.zeros((m, nz))
     sel[:, :m] = np.eye(m)
     f_gain = Fh[:, :k, :] @ sel
     rh = rho**h
-    with np.errstate(invalid="ignore", divide="ignore"):
-        e_new = np.where(rho != 0, sd**2 * (1 - rho ** (2 * h)) / (1 - rho**2), sd**2)
+    back = None if obs_scale is None else np.moveaxis(obs_scale[:, T:][:, ::-1], 1, 0)
+    e_new = _innovation_sum_var(sd, rho, h, back)
     return Moments(
         intercept=np.zeros((D, n)),
         loadings=lam,
@@ -342,16 +459,73 @@ def predictive_moments(
     )
 
 
-def unconditional_moments(draws: dict, n_lags: int) -> Moments:
-    """Stationary moments of y_t (model units): ``Λ Σ_f Λ' + diag(σ²/(1-ρ²))``, mean zero.
+def mean_variance_scale(
+    sv_phi: np.ndarray | None = None,
+    sv_sd: np.ndarray | None = None,
+    tails_nu: np.ndarray | None = None,
+) -> np.ndarray:
+    r"""Stationary mean ``E[exp(h_t) / λ_t]`` of a variance multiplier.
 
-    ``Σ_f`` is the stationary factor covariance (discrete Lyapunov equation).
+    For the stationary zero-mean AR(1) log-variance ``h ~ N(0, s²/(1-φ²))``,
+    ``E[exp(h)] = exp(s² / (2 (1 - φ²)))``; for the Student-t scale
+    ``λ ~ Gamma(ν/2, rate ν/2)``, ``E[1/λ] = ν / (ν - 2)`` (ν > 2); the two are
+    independent, so the mean of ``exp(h)/λ`` is their product. Absent parts count as 1.
+
+    Parameters
+    ----------
+    sv_phi, sv_sd : (...) persistence and innovation sd of the log-variance, or None
+        (constant variance).
+    tails_nu : (...) degrees of freedom, broadcastable against them, or None (normal).
+
+    Returns
+    -------
+    numpy.ndarray, broadcast over the given arguments (1.0 if none is given).
+    """
+    out = np.asarray(1.0)
+    if sv_phi is not None:
+        phi, sd = np.asarray(sv_phi, dtype=float), np.asarray(sv_sd, dtype=float)
+        out = out * np.exp(0.5 * sd**2 / ((1 - phi) * (1 + phi)))
+    if tails_nu is not None:
+        nu = np.asarray(tails_nu, dtype=float)
+        out = out * nu / (nu - 2)
+    return out
+
+
+def unconditional_moments(
+    draws: dict,
+    n_lags: int,
+    *,
+    factor_var: np.ndarray | None = None,
+    obs_scale: np.ndarray | None = None,
+) -> Moments:
+    r"""Stationary moments of y_t (model units): ``Λ Σ_f Λ' + diag(σ² c̄/(1-ρ²))``, mean zero.
+
+    ``Σ_f`` is the stationary factor covariance (discrete Lyapunov equation) with
+    shock variances ``q̄`` (ones by default). With stochastic volatility or
+    Student-t shocks, ``q̄ = E[q_t]`` and ``c̄ = E[c_t]`` (:func:`mean_variance_scale`)
+    give the exact unconditional second moments: given the volatility paths the
+    shocks are independent with mean zero, so ``Var(f_t) = Σ_j A^j E[Q_{t-j}] A^j'``
+    and ``Var(u_it) = σ_i² Σ_j ρ_i^{2j} E[c_{t-j,i}]``. (The unconditional law itself
+    is then a scale mixture, not Gaussian.)
+
+    Parameters
+    ----------
+    draws : parameter draws with a leading axis D.
+    n_lags : factor lags in the state.
+    factor_var : (D, k), optional
+        Stationary mean factor innovation variances per draw; None for ones.
+    obs_scale : (D, N), optional
+        Stationary mean multipliers of the idiosyncratic innovation variances; None for ones.
     """
     lam = np.asarray(draws["loadings"], dtype=float)
     D, n, k = lam.shape
     sd = np.asarray(draws["idio_sd"], dtype=float)
     rho = idio_ar(draws)
-    sig_f = np.stack([stationary_state_cov(a, n_lags)[:k, :k] for a in draws["factor_ar"]])
+    q = [None] * D if factor_var is None else np.asarray(factor_var, dtype=float)
+    sig_f = np.stack(
+        [stationary_state_cov(a, n_lags, q[d])[:k, :k] for d, a in enumerate(draws["factor_ar"])]
+    )
+    var = sd**2 if obs_scale is None else sd**2 * np.asarray(obs_scale, dtype=float)
     return Moments(
         intercept=np.zeros((D, n)),
         loadings=lam,
@@ -361,5 +535,5 @@ def unconditional_moments(draws: dict, n_lags: int) -> Moments:
         u_gain=np.zeros((D, n, 0)),
         z_cov=np.zeros((D, 0, 0)),
         xi_cov=sig_f,
-        e_var=sd**2 / (1 - rho**2),
+        e_var=var / (1 - rho**2),
     )

@@ -24,6 +24,17 @@ negative).
 ``n_sims`` simulated returns per draw (``method="simulation"``: the empirical
 quantile and tail mean of draws from the same predictive distribution — a Monte
 Carlo check of the closed form, also giving simulation-based contributions).
+
+**Volatility models** (SV, Student-t). ``conditional=True``: each draw keeps its
+in-sample volatility path (a draw given ``y_{1:T}``), continues it to ``T+h``
+(:func:`~bdfm.posterior.forecast.continue_volatility`, seeded by ``random_seed`` with
+``forecast_fit``'s stream) and is Gaussian given θ_d and that path; the mixture over
+draws is the posterior predictive. So a draw's VaR/ES is given θ_d *and* its simulated
+future variances (one per draw): their spread carries both uncertainties, and the VaR of
+the pooled predictive is not the mean of the per-draw VaRs. ``conditional=False``:
+the exact second moments, with the stationary mean variances
+(:func:`~bdfm.posterior.forecast.stationary_volatility`); that law is not Gaussian, so
+:func:`risk_fit` refuses it.
 """
 
 from __future__ import annotations
@@ -47,7 +58,12 @@ from bdfm.dims import (
     SOURCE,
     source_labels,
 )
-from bdfm.posterior.forecast import posterior_draws, summarize_draws
+from bdfm.posterior.forecast import (
+    continue_volatility,
+    posterior_draws,
+    stationary_volatility,
+    summarize_draws,
+)
 from bdfm.posterior.moments import (
     Moments,
     idio_ar,
@@ -295,7 +311,13 @@ def _simulated_risk(mean, exposures, source_cov, alphas, n_sims, rng, chunk=32):
     return var, es, vol, contrib
 
 
-def variance_shares(draws: Mapping, n_lags: int) -> np.ndarray:
+def variance_shares(
+    draws: Mapping,
+    n_lags: int,
+    *,
+    factor_var: np.ndarray | None = None,
+    obs_scale: np.ndarray | None = None,
+) -> np.ndarray:
     r"""Share of each series' unconditional variance due to each source, (D, N, k + 1).
 
     Factor j's share is the variance caused by the shocks to factor j's equation,
@@ -304,6 +326,8 @@ def variance_shares(draws: Mapping, n_lags: int) -> np.ndarray:
     decomposition; non-negative, and they add up to ``λ_i' Σ_f λ_i``); the last
     source is the idiosyncratic variance ``σ_i² / (1 - ρ_i²)``. Shares sum to 1.
     Scale-free, so the same in model and original units.
+    ``factor_var`` (D, k), ``obs_scale`` (D, N): stationary mean variances (volatility
+    models; None for ones), as in :func:`~bdfm.posterior.moments.unconditional_moments`.
     """
     lam = np.asarray(draws["loadings"], dtype=float)
     D, n, k = lam.shape
@@ -312,31 +336,52 @@ def variance_shares(draws: Mapping, n_lags: int) -> np.ndarray:
     parts = np.empty((D, n, k + 1))
     for d in range(D):
         # one factor's shocks at a time: the stationary covariance they cause
-        sig = stationary_state_cov(draws["factor_ar"][d], n_lags, np.eye(k))[:, :k, :k]
+        shocks = np.eye(k) if factor_var is None else np.diag(factor_var[d])
+        sig = stationary_state_cov(draws["factor_ar"][d], n_lags, shocks)[:, :k, :k]
         for j in range(k):
             parts[d, :, j] = np.einsum("nk,kl,nl->n", lam[d], sig[j], lam[d])
-    parts[:, :, k] = sd**2 / (1 - rho**2)
+    var = sd**2 if obs_scale is None else sd**2 * np.asarray(obs_scale, dtype=float)
+    parts[:, :, k] = var / (1 - rho**2)
     return parts / parts.sum(axis=-1, keepdims=True)
 
 
 # ---------------------------------------------------------------------------- fits
-def fit_moments(fit: FitResult, horizon: int = 1, conditional: bool = True) -> Moments:
+def fit_moments(
+    fit: FitResult,
+    horizon: int = 1,
+    conditional: bool = True,
+    random_seed: int | None = None,
+) -> Moments:
     """Moments of ``y_{T+h}`` (conditional) or ``y_t`` (unconditional) in original units.
+
+    Volatility models: per draw, given its volatility path continued to ``T+h``
+    (conditional), or the exact second moments (unconditional); see the module docstring.
 
     Parameters
     ----------
     fit : FitResult
     horizon : steps ahead of the last date (conditional only).
     conditional : given the data to T, or the stationary distribution.
+    random_seed : int, optional
+        Seed of the continued volatility paths (conditional, volatility models only;
+        the same seed gives :func:`~bdfm.posterior.forecast.forecast_fit`'s paths).
     """
-    fit.model.spec.require_constant_gaussian("the covariance and risk of the series")
+    spec = fit.model.spec
     panel = fit.model.panel
     draws = posterior_draws(fit)
-    n_lags = fit.model.spec.n_state_lags
+    n_lags = spec.n_state_lags
     if conditional:
-        mom = predictive_moments(panel.filled, panel.mask, draws, n_lags, horizon)
+        vol = {}
+        if not spec.constant_gaussian:  # predictive_moments checks the horizon
+            rng = np.random.default_rng(random_seed).spawn(1)[0]  # forecast_fit's stream
+            vol = continue_volatility(
+                fit.posterior, spec, panel.n_series, max(int(horizon), 1), rng
+            )
+        paths = {name: vol[name] for name in ("factor_var", "obs_scale") if name in vol}
+        mom = predictive_moments(panel.filled, panel.mask, draws, n_lags, horizon, **paths)
     else:
-        mom = unconditional_moments(draws, n_lags)
+        vol = stationary_volatility(fit.posterior, spec, panel.n_series)
+        mom = unconditional_moments(draws, n_lags, **vol)
     return mom.to_original(panel.scaling.mean, panel.scaling.scale)
 
 
@@ -350,13 +395,23 @@ def _unstack(fit: FitResult, arr: np.ndarray) -> np.ndarray:
     return arr.reshape(post.sizes[CHAIN], post.sizes[DRAW], *arr.shape[1:])
 
 
-def covariance_fit(fit: FitResult, horizon: int = 1, conditional: bool = True) -> xr.DataArray:
+def covariance_fit(
+    fit: FitResult,
+    horizon: int = 1,
+    conditional: bool = True,
+    random_seed: int | None = None,
+) -> xr.DataArray:
     """Posterior draws of the covariance of the series, in ORIGINAL units.
 
     ``conditional=True``: ``Var(y_{T+h} | y_{1:T}, θ) = Λ Var(f_{T+h}|y) Λ' +
     Λ Cov(f, u) + Cov(u, f) Λ' + Var(u_{T+h}|y)`` (the f/u covariance is non-zero
     only with AR(1) errors). ``conditional=False``: the stationary
     ``Λ Σ_f Λ' + diag(σ²/(1-ρ²))``. Entry (i, j) is scaled by ``scale_i scale_j``.
+
+    With time-varying volatility or Student-t shocks a conditional draw is the
+    covariance given θ_d *and* the draw's volatility path continued to ``T+h``
+    (one simulated path per draw); the unconditional one uses the stationary
+    means of the variances and is exact (see the module docstring).
 
     Parameters
     ----------
@@ -365,13 +420,15 @@ def covariance_fit(fit: FitResult, horizon: int = 1, conditional: bool = True) -
         Steps ahead of the last date (conditional only).
     conditional : bool
         Given the data to T (default), or the stationary distribution.
+    random_seed : int, optional
+        Seed of the continued volatility paths (volatility models, conditional only).
 
     Returns
     -------
     xarray.DataArray
         Dims (chain, draw, series, series_to).
     """
-    cov = fit_moments(fit, horizon, conditional).cov()
+    cov = fit_moments(fit, horizon, conditional, random_seed).cov()
     series = list(fit.model.panel.columns)
     return xr.DataArray(
         _unstack(fit, cov),
@@ -386,12 +443,16 @@ def variance_decomposition_fit(fit: FitResult) -> xr.DataArray:
     """Shares of each series' unconditional variance by source (chain, draw, series, source).
 
     Sources are the factors' shocks then ``idiosyncratic``; shares sum to 1.
+    With time-varying volatility or Student-t shocks they are the shares of the
+    *unconditional* variance, with the stationary means of the variances
+    (:func:`~bdfm.posterior.forecast.stationary_volatility`); the shares at any one
+    date vary with the volatility.
     Summarise with :func:`bdfm.posterior.forecast.summarize_draws`.
     """
-    fit.model.spec.require_constant_gaussian("variance_decomposition")
     draws = posterior_draws(fit)
     k = fit.model.spec.n_factors
-    shares = variance_shares(draws, fit.model.spec.n_state_lags)
+    vol = stationary_volatility(fit.posterior, fit.model.spec, fit.model.panel.n_series)
+    shares = variance_shares(draws, fit.model.spec.n_state_lags, **vol)
     return xr.DataArray(
         _unstack(fit, shares),
         dims=(CHAIN, DRAW, SERIES, SOURCE),
@@ -474,19 +535,36 @@ def risk_fit(
     n_sims : int
         Simulated returns per draw (``method="simulation"``, at least 100).
     conditional : bool
-        Given the data to T (default), or the stationary distribution.
+        Given the data to T (default), or the stationary distribution (constant
+        Gaussian models only: otherwise that law is not Gaussian).
     random_seed : int, optional
-        Seed of the simulation.
+        Seed of the simulation and, for volatility models, of the continued
+        volatility paths.
 
     Returns
     -------
     bdfm.posterior.risk.RiskResult
+        With time-varying volatility or Student-t shocks, each draw's numbers are
+        given θ_d and its volatility path continued to ``T+h`` (module docstring).
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, bad weights or levels, or ``conditional=False`` with a
+        volatility or Student-t model.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not conditional and not fit.model.spec.constant_gaussian:
+        fit.model.spec.require_constant_gaussian(
+            "risk with conditional=False",
+            "the unconditional law is a scale mixture of Gaussians, so its VaR and ES are "
+            "not Gaussian; use conditional=True, or fit.covariance(conditional=False) for "
+            "its exact second moments",
+        )
     alphas = confidence_levels(alpha)
     frame = parse_weights(weights, fit.model.panel.columns)
-    mom = fit_moments(fit, horizon, conditional)
+    mom = fit_moments(fit, horizon, conditional, random_seed)
     mean, exposures, source_cov = portfolio_sources(mom, frame.to_numpy())
     if method == "gaussian":
         vol, contrib = euler_contributions(exposures, source_cov)

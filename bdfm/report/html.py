@@ -265,18 +265,7 @@ def _loadings(fit: FitResult, opts: Options) -> str:
     ) + mk.figure_html(plots.plot_loadings(fit), "posterior mean loadings and interval widths")
 
 
-def _constant_only(fit: FitResult) -> None:
-    spec = fit.model.spec
-    if not spec.constant_gaussian:
-        raise Unavailable(
-            "not yet computed for models with time-varying volatility or Student-t shocks "
-            f"(factor_volatility={spec.factor_volatility!r}, "
-            f"idio_volatility={spec.idio_volatility!r}, tails={spec.tails!r})"
-        )
-
-
 def _variance_decomposition(fit: FitResult, opts: Options) -> str:
-    _constant_only(fit)
     decomposition = variance_decomposition_fit(fit)
     shares = decomposition.mean((CHAIN, DRAW)).transpose(SERIES, SOURCE)
     frame = shares.to_pandas()
@@ -328,7 +317,6 @@ def _forecast(fit: FitResult, opts: Options) -> str:
 def _risk(fit: FitResult, opts: Options) -> str:
     if opts.weights is None:
         raise Unavailable("no portfolio weights were given (weights=None)")
-    _constant_only(fit)
     risk = risk_fit(fit, plots.resolve_weights(fit, opts.weights))
     names = list(risk.draws[PORTFOLIO].values)
     figures = "".join(

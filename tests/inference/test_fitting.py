@@ -1,6 +1,8 @@
 """fit_bayes refuses bad sampling options at once, before the minutes of MLE, compiling and
 sampling (``chains=0`` used to fail after 30-45 s with a traceback from the sampler)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -77,8 +79,13 @@ def test_a_volatility_fit_stores_paths_factors_and_round_trips(tmp_path):
     assert loaded.model.spec == fit.model.spec
     fc = loaded.forecast(2)  # continues each draw's volatility paths
     assert fc.draws["factor_log_var"].sizes["time"] == 2
-    with pytest.raises(ValueError, match="not available yet"):
-        loaded.covariance()
+    cov = loaded.covariance(random_seed=0)  # each draw given its continued paths
+    assert np.all(np.isfinite(cov.values)) and np.linalg.eigvalsh(cov.values).min() > 0
+    # the report's volatility, variance-decomposition and risk sections are all there
+    text = loaded.report(weights="equal", forecast_steps=3)
+    for sid in ("volatility", "variance-decomposition", "risk"):
+        body = re.search(f'<section id="{sid}">(.*?)</section>', text, re.S).group(1)
+        assert "Not included" not in body and "<img" in body, sid
 
 
 def test_volatility_paths_of_a_constant_posterior_are_empty():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +13,7 @@ from scipy.stats import norm
 
 import bdfm
 from bdfm.dims import ALPHA, CHAIN, DRAW, IDIOSYNCRATIC, PORTFOLIO, SERIES, SERIES_TO, SOURCE
+from bdfm.posterior.forecast import continue_volatility, posterior_draws
 from bdfm.posterior.moments import predictive_moments, unconditional_moments
 from bdfm.posterior.risk import (
     RiskResult,
@@ -117,6 +121,20 @@ def test_variance_shares_closed_form_diagonal_var():
     total = unconditional_moments(one_draw(full), n_lags(full)).cov()[0].diagonal()
     idio = SD**2 / (1 - full["idio_ar"] ** 2)
     np.testing.assert_allclose(shares[:, -1], idio / total)
+
+
+def test_variance_shares_with_mean_variances():
+    a, q, c = np.array([0.6, -0.3]), np.array([2.0, 0.5]), np.array([1.5, 0.7, 2.0, 0.3])
+    rho = np.array([0.5, 0.0, 0.2, -0.4])
+    draws = {
+        "loadings": LAM[None],
+        "factor_ar": np.diag(a)[None, None],
+        "idio_sd": SD[None],
+        "idio_ar": rho[None],
+    }
+    shares = variance_shares(draws, 2, factor_var=q[None], obs_scale=c[None])[0]
+    parts = np.column_stack([LAM**2 * q / (1 - a**2), SD**2 * c / (1 - rho**2)])
+    np.testing.assert_allclose(shares, parts / parts.sum(1, keepdims=True))
 
 
 @pytest.mark.parametrize(
@@ -244,3 +262,79 @@ def test_variance_decomposition_of_a_fit(fit_and_truth):
     np.testing.assert_allclose(shares.sum(SOURCE).values, 1.0)
     expected = variance_shares(one_draw(true_params(True)), 2)[0]
     np.testing.assert_allclose(shares.values[0, 0], expected, rtol=1e-10)
+
+
+# ---------------------------------------------------------------------------- volatility fits
+@pytest.fixture(scope="module")
+def sv_fit():
+    """A small PyMC fit with factor SV and Student-t shocks; one series ends 2 dates early."""
+    options = {"n_factors": 1, "factor_volatility": "sv", "tails": "student_t"}
+    data, _ = bdfm.simulate(bdfm.DFMSpec(**options), n_time=80, n_series=4, random_seed=3)
+    data.iloc[-2:, 1] = np.nan
+    model = bdfm.DynamicFactorModel(data, **options)
+    return model.fit(draws=50, tune=50, chains=1, sampler="pymc", progressbar=False, random_seed=1)
+
+
+def test_covariance_and_risk_of_a_volatility_fit(sv_fit):
+    fit = sv_fit
+    cov = fit.covariance(horizon=2, random_seed=5)
+    assert cov.dims == (CHAIN, DRAW, SERIES, SERIES_TO) and cov.shape == (1, 50, 4, 4)
+    assert np.all(np.isfinite(cov.values)) and np.linalg.eigvalsh(cov.values).min() > 0
+    np.testing.assert_array_equal(fit.covariance(horizon=2, random_seed=5).values, cov.values)
+    # each draw: Gaussian given its parameters and its volatility path continued to T+2,
+    # drawn from the stream fit.forecast uses for the same seed
+    panel, spec = fit.model.panel, fit.model.spec
+    vol = continue_volatility(fit.posterior, spec, 4, 2, np.random.default_rng(5).spawn(1)[0])
+    mom = predictive_moments(
+        panel.filled,
+        panel.mask,
+        posterior_draws(fit),
+        spec.n_state_lags,
+        2,
+        factor_var=vol["factor_var"],
+        obs_scale=vol["obs_scale"],
+    )
+    expected = mom.to_original(panel.scaling.mean, panel.scaling.scale).cov()
+    np.testing.assert_allclose(cov.values[0], expected, rtol=1e-12)
+    forecast = fit.forecast(steps=2, random_seed=5).draws["tail_scale"].values[0]
+    np.testing.assert_array_equal(forecast, vol["tail_scale"])
+    risk = fit.risk(np.ones(4), alpha=(0.95, 0.99), random_seed=5).draws
+    for name in ("volatility", "var", "es"):
+        assert np.all(np.isfinite(risk[name].values))
+    assert np.all(risk["es"].values > risk["var"].values)
+    with pytest.raises(ValueError, match="scale mixture"):
+        fit.risk(np.ones(4), conditional=False)
+
+
+def test_a_higher_final_volatility_raises_the_covariance(sv_fit):
+    """Given the same seed, a higher log-variance at T raises every draw's Var(y_{T+1})."""
+    post = sv_fit.posterior.copy(deep=True)
+    post["factor_log_var"][:, :, -1] += 2.0
+    loud = dataclasses.replace(sv_fit, idata=az.InferenceData(posterior=post))
+    base = sv_fit.covariance(random_seed=2).values
+    diff = loud.covariance(random_seed=2).values - base
+    assert np.linalg.eigvalsh(diff).min() > -1e-10
+    assert np.all(np.trace(diff, axis1=-2, axis2=-1) > 0)
+
+
+def test_unconditional_moments_of_a_volatility_fit(sv_fit):
+    fit = sv_fit
+    post = fit.posterior
+    nu = post["tails_nu"].values[0]
+    phi, sd = post["factor_sv_phi"].values[0, :, 0], post["factor_sv_sd"].values[0, :, 0]
+    q = np.exp(sd**2 / (2 * (1 - phi**2))) * nu / (nu - 2)
+    draws = posterior_draws(fit)
+    scale = fit.model.panel.scaling.scale
+    expected = unconditional_moments(
+        draws,
+        fit.model.spec.n_state_lags,
+        factor_var=q[:, None],
+        obs_scale=np.tile((nu / (nu - 2))[:, None], (1, 4)),
+    ).cov() * np.outer(scale, scale)
+    np.testing.assert_allclose(fit.covariance(conditional=False).values[0], expected, rtol=1e-12)
+    shares = fit.variance_decomposition()
+    np.testing.assert_allclose(shares.sum(SOURCE).values, 1.0)
+    idio = draws["idio_sd"] ** 2 * nu[:, None] / (nu[:, None] - 2) * scale**2
+    np.testing.assert_allclose(
+        shares.isel(source=-1).values[0], idio / np.diagonal(expected, axis1=1, axis2=2)
+    )
