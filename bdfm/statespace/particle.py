@@ -94,6 +94,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+from scipy.special import gammaln
 
 from bdfm.statespace.assemble import n_state_lags
 from bdfm.statespace.inputs import obs_stats, portfolio_loading, transition_top
@@ -154,7 +155,7 @@ class ParticleResult(NamedTuple):
 # ---------------------------------------------------------------------------- kernel
 @njit(cache=True, nogil=True, error_model="numpy")
 def _weight_step(
-    C_t, b_t, top, q, c, kappa1, ssq, n_obs, first, xu, Pu, logw, a_t, noise_t, pm, pv
+    C_t, b_t, top, q, c, kappa1, ssq, n_obs, first, xu, Pu, logw, a_t, noise_t, ratio, pm, pv
 ):
     """Predict and update every particle's Kalman moments at one date, in place.
 
@@ -172,8 +173,12 @@ def _weight_step(
         filter failed (a covariance not positive definite).
     a_t : (P, m), noise_t : (P,) portfolios' loadings on the state and their noise
         variances (:class:`bdfm.statespace.inputs.PortfolioLoading`; P = 0 when unused).
+    ratio : (n,) ``λ / λ̃`` per particle: the portfolio predictive is computed with the
+        tail scale ``λ̃`` drawn from its prior (independent of y_t), the update with the
+        proposal's ``λ`` (q and c are divided by λ); ones for Gaussian shocks.
     pm, pv : (n, P) outputs, the portfolios' predictive means (without the known
-        part) and variances under each particle: ``a_t'x``, ``a_t'P a_t + c noise_t``.
+        part) and variances under each particle: ``a_t'x``, ``a_t'P a_t + c noise_t``
+        at the prior scale ``λ̃``.
     """
     n, m = xu.shape
     d = b_t.shape[0]
@@ -201,15 +206,22 @@ def _weight_step(
         else:
             _predict(top, qi, xu[i], Pu[i], x, P)
         ci = c[i]
+        r = ratio[i]
         for j in range(a_t.shape[0]):
             mu = 0.0
             va = 0.0
+            shock = 0.0
             for a in range(m):
                 mu += a_t[j, a] * x[a]
                 for bb in range(m):
                     va += a_t[j, a] * P[a, bb] * a_t[j, bb]
+            for a in range(k):
+                shock += a_t[j, a] * a_t[j, a] * qi[a]
             pm[i, j] = mu
-            pv[i, j] = va + ci * noise_t[j]
+            if first:  # the stationary P0 is linear in the shock variances
+                pv[i, j] = r * va + r * ci * noise_t[j]
+            else:  # only the new shock's variance scales with the tail scale
+                pv[i, j] = va + (r - 1.0) * shock + r * ci * noise_t[j]
         inv = 1.0 / ci
         for a in range(d):
             bs[a] = b_t[a] * inv
@@ -221,6 +233,49 @@ def _weight_step(
         else:
             w = v + kappa1 + 0.5 * ssq * (1.0 - inv) - 0.5 * n_obs * np.log(ci)
         logw[i] = w if np.isfinite(w) else -np.inf
+
+
+# ---------------------------------------------------------------------------- tail scales
+DEFENSIVE = 0.1  #: share of the tail-scale proposal drawn from the prior
+
+
+def _gamma_logpdf(x, shape, rate):
+    return shape * np.log(rate) - gammaln(shape) + (shape - 1.0) * np.log(x) - rate * x
+
+
+def _propose_scale(C_t, b_t, top, e_h, e_g, kappa1, ssq, n_obs, first, xu, Pu, nu, rng):
+    r"""Tail scales λ_t drawn from a proposal adapted to y_t, and their log weight corrections.
+
+    If every variance at t scaled with 1/λ, ``p(y_t | λ) ∝ λ^{n/2} exp(−λ Q/2)`` and the
+    posterior of λ would be Gamma((ν + n)/2, rate (ν + Q)/2). The carried-over state
+    uncertainty does not scale, so this is only a proposal: Q is read off each
+    particle's exact log densities at λ = 1 and 2 (``Q = n log 2 − 2 (ℓ(2) − ℓ(1))``), the
+    draw is mixed with the prior (share :data:`DEFENSIVE`, which bounds the weights), and
+    ``log p(λ) − log q(λ)`` corrects the particle weight exactly.
+    """
+    n = e_g.shape[0]
+    m = top.shape[1]
+    ll = np.empty((2, n))
+    none_a, none_noise, ones = np.zeros((0, m)), np.zeros(0), np.ones(n)
+    pm0, pv0 = np.zeros((n, 0)), np.zeros((n, 0))
+    for j, lam in enumerate((1.0, 2.0)):
+        _weight_step(
+            C_t, b_t, top, e_h / lam, e_g / lam, kappa1, ssq, n_obs, first, xu.copy(),
+            Pu.copy(), ll[j], none_a, none_noise, ones, pm0, pv0,
+        )  # fmt: skip
+    with np.errstate(invalid="ignore"):
+        quad = n_obs * np.log(2.0) - 2.0 * (ll[1] - ll[0])
+    ok = np.isfinite(quad)
+    quad = np.where(ok, np.maximum(quad, 0.0), 0.0)
+    shape, rate = 0.5 * (nu + n_obs), 0.5 * (nu + quad)
+    fitted = rng.gamma(shape, 1.0 / rate)
+    prior = rng.gamma(0.5 * nu, 2.0 / nu, size=n)
+    lam = np.where((rng.random(n) < DEFENSIVE) | ~ok, prior, fitted)
+    log_prior = _gamma_logpdf(lam, 0.5 * nu, 0.5 * nu)
+    log_q = np.logaddexp(
+        np.log(DEFENSIVE) + log_prior, np.log1p(-DEFENSIVE) + _gamma_logpdf(lam, shape, rate)
+    )
+    return lam, np.where(ok, log_prior - log_q, 0.0)
 
 
 # ---------------------------------------------------------------------------- validation
@@ -399,6 +454,7 @@ def particle_loglike(
     logw = np.empty(n)
     pm = np.zeros((n, n_port))
     pv = np.zeros((n, n_port))
+    ratio = np.ones(n)
     W = np.full(n, 1.0 / n)  # normalised weights carried over from t-1
 
     loglike = np.full(T, -np.inf)
@@ -427,8 +483,18 @@ def particle_loglike(
                 g = mu[0] + sd[0] / np.sqrt(1.0 - phi[0] ** 2) * z
             else:
                 g = mu[0] + phi[0] * (g - mu[0]) + sd[0] * z
+        correction = None
         if nu is not None:
-            lam = rng.gamma(0.5 * nu, 2.0 / nu, size=n)
+            # the portfolio predictive takes a scale from the prior (y_t unseen); the
+            # update one from a proposal adapted to y_t, with importance weights
+            lam_prior = rng.gamma(0.5 * nu, 2.0 / nu, size=n)
+            lam = lam_prior
+            if n_obs[t] > 0:
+                lam, correction = _propose_scale(
+                    C[t], b[t], top, np.exp(h), np.exp(g), kappa1[t], ssq[t], n_obs[t],
+                    t == 0, xu, Pu, nu, rng,
+                )  # fmt: skip
+            ratio = lam / lam_prior
         if fsv is not None or nu is not None:
             q = np.exp(h) / lam[:, None]
         if isv is not None or nu is not None:
@@ -437,8 +503,10 @@ def particle_loglike(
         a_t, noise_t = (a_none, noise_none) if n_port == 0 else (pa[t], pnoise[t])
         _weight_step(
             C[t], b[t], top, q, c, kappa1[t], ssq[t], n_obs[t], t == 0, xu, Pu, logw,
-            a_t, noise_t, pm, pv,
+            a_t, noise_t, ratio, pm, pv,
         )  # fmt: skip
+        if correction is not None:
+            logw += correction
         if n_port:
             pred.mean[t] = pm + pconst[t]
             pred.sd[t] = np.sqrt(pv)
