@@ -258,7 +258,8 @@ SV_SPEC = DFMSpec(
 
 
 def test_segment_predictive_without_volatility_noise_is_the_constant_one(simulated_returns):
-    """Zero vol-of-vol and huge ν: the particle mixture collapses to the Kalman predictive."""
+    """Zero vol-of-vol: the particle mixture collapses to the Kalman predictive (the
+    Student-t scales are checked against quadrature in tests/statespace/test_particle.py)."""
     from bdfm.posterior.backtest import segment_predictive
 
     data = simulated_returns.to_numpy() * 100
@@ -270,11 +271,12 @@ def test_segment_predictive_without_volatility_noise_is_the_constant_one(simulat
     }
     sv = const | {
         "factor_sv_phi": np.array([[0.9]]), "factor_sv_sd": np.array([[0.0]]),
-        "idio_sv_phi": np.array([0.9]), "idio_sv_sd": np.array([0.0]), "tails_nu": np.array([1e14]),
+        "idio_sv_phi": np.array([0.9]), "idio_sv_sd": np.array([0.0]),
     }  # fmt: skip
     w = np.full(5, 0.2)
     a = segment_predictive(data, mask, const, DFMSpec(n_factors=1), w, 100)
-    b = segment_predictive(data, mask, sv, SV_SPEC, w, 100, n_particles=8, random_seed=1)
+    spec = DFMSpec(n_factors=1, factor_volatility="sv", idio_volatility="common_sv")
+    b = segment_predictive(data, mask, sv, spec, w, 100, n_particles=8, random_seed=1)
     np.testing.assert_allclose(b.loglike, a.loglike, rtol=1e-6)
     np.testing.assert_allclose(
         mixture_var_es(b.mean, b.sd, 0.99, weights=b.weight),
