@@ -196,7 +196,7 @@ def test_log_score_is_the_models_one_step_density(simulated_returns):
     """The backtest's log score (particle filter path) equals the model's own pytensor
     likelihood graph at the same point estimate, in original units."""
     data = simulated_returns
-    res = backtest_var(data, {"n_factors": 1}, window=100, alpha=0.95, refit_every=30, method="mle")
+    res = backtest_var(data, {"n_factors": 1}, window=100, alpha=0.95, refit_every=60, method="mle")
     train = bdfm.DynamicFactorModel(data.iloc[:100], n_factors=1)
     fitted = train.fit_mle()
     scaling = train.panel.scaling
@@ -213,12 +213,12 @@ def test_several_portfolios_and_levels_from_one_set_of_fits(simulated_returns):
     weights = pd.DataFrame(np.eye(5), index=list(data.columns), columns=data.columns)
     weights.loc["ew"] = 0.2
     both = backtest_var(
-        data, {"n_factors": 1}, window=100, alpha=[0.95, 0.99], refit_every=30,
+        data, {"n_factors": 1}, window=100, alpha=[0.95, 0.99], refit_every=60,
         weights=weights, method="mle",
     )  # fmt: skip
     assert set(both) == {(p, a) for p in weights.index for a in (0.95, 0.99)}
     single = backtest_var(
-        data, {"n_factors": 1}, window=100, alpha=0.99, refit_every=30, method="mle"
+        data, {"n_factors": 1}, window=100, alpha=0.99, refit_every=60, method="mle"
     )
     pd.testing.assert_frame_equal(both[("ew", 0.99)].frame, single.frame, check_exact=False)
     one = both[("y3", 0.95)]

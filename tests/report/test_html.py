@@ -205,7 +205,7 @@ def test_backtest_section_has_the_chart_and_the_tests(fit):
     data = fit.idata.observed_data["y"].to_pandas()
     data.columns.name = None
     bt = backtest_var(
-        data, {"n_factors": 1}, window=len(data) - 40, alpha=[0.9, 0.95], refit_every=20,
+        data, {"n_factors": 1}, window=len(data) - 40, alpha=[0.9, 0.95], refit_every=40,
         method="mle",
     )  # fmt: skip
     body = report._section(
