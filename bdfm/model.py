@@ -13,7 +13,7 @@ import pytensor.tensor as pt
 
 from bdfm.data import Panel, Scaling, prepare_panel
 from bdfm.dims import factor_labels
-from bdfm.params import param_shapes, particle_options, validate_params, volatility_names
+from bdfm.params import param_shapes, particle_arguments, validate_params, volatility_names
 from bdfm.spec import DFMSpec
 from bdfm.statespace.assemble import dfm_loglike_pointwise
 from bdfm.statespace.inputs import filter_inputs
@@ -343,11 +343,7 @@ class DynamicFactorModel:
         return particle_loglike(
             c["y"],
             self.panel.mask,
-            p["loadings"],
-            p["factor_ar"],
-            p["idio_sd"],
-            p.get("idio_ar"),
-            **particle_options(p, s),
+            **particle_arguments(p, s),
             n_particles=n_particles,
             random_seed=random_seed,
         )

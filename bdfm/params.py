@@ -33,7 +33,7 @@ __all__ = [
     "companion_matrix",
     "is_stationary",
     "param_shapes",
-    "particle_options",
+    "particle_arguments",
     "validate_params",
     "volatility_names",
 ]
@@ -107,8 +107,8 @@ def param_shapes(spec: DFMSpec, n_series: int) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def particle_options(params: Mapping, spec: DFMSpec) -> dict:
-    """The volatility keywords of :func:`bdfm.statespace.particle.particle_loglike`.
+def particle_arguments(params: Mapping, spec: DFMSpec) -> dict:
+    """The parameter keywords of :func:`bdfm.statespace.particle.particle_loglike`.
 
     Parameters
     ----------
@@ -118,8 +118,9 @@ def particle_options(params: Mapping, spec: DFMSpec) -> dict:
     Returns
     -------
     dict
+        ``loadings``, ``factor_ar``, ``idio_sd``, ``idio_ar`` (None for iid errors),
         ``factor_sv`` ((phi, sd) or None), ``idio_sv`` ((phi, sd) or None) and ``nu``
-        (float or None).
+        (float or None): ``particle_loglike(y, mask, **particle_arguments(p, spec), ...)``.
     """
     if spec.idio_volatility == "sv":
         raise ValueError(
@@ -128,6 +129,10 @@ def particle_options(params: Mapping, spec: DFMSpec) -> dict:
             "here; use idio_volatility='common_sv'"
         )
     return {
+        "loadings": params["loadings"],
+        "factor_ar": params["factor_ar"],
+        "idio_sd": params["idio_sd"],
+        "idio_ar": params.get("idio_ar"),
         "factor_sv": (
             (params["factor_sv_phi"], params["factor_sv_sd"])
             if spec.factor_volatility == "sv"

@@ -51,7 +51,7 @@ from scipy.stats import chi2, norm
 from bdfm.inference.fitting import fit_map
 from bdfm.inference.mle import fit_mle
 from bdfm.model import DynamicFactorModel
-from bdfm.params import particle_options
+from bdfm.params import particle_arguments
 from bdfm.posterior.forecast import posterior_draws
 from bdfm.posterior.moments import kalman_filter
 from bdfm.posterior.risk import Weights, confidence_levels, parse_weights
@@ -408,11 +408,7 @@ def segment_predictive(
         res = particle_loglike(
             y,
             mask,
-            one["loadings"],
-            one["factor_ar"],
-            one["idio_sd"],
-            one.get("idio_ar"),
-            **particle_options(one, spec),
+            **particle_arguments(one, spec),
             n_particles=n,
             random_seed=rng,
             portfolio=weights,
