@@ -1,13 +1,11 @@
 # The two commands a fresh machine needs (see README.md):
 #   make demo   — create .venv, install bdfm, fit the bundled S&P 500 returns panel
 #   make test   — create .venv if needed, install bdfm with test extras (and the optional
-#                 samplers, so every sampler path is tested), run the tests
+#                 JAX samplers, so every sampler path is tested), run the tests
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-export OMP_NUM_THREADS ?= 1
-export OPENBLAS_NUM_THREADS ?= 1
-export MKL_NUM_THREADS ?= 1
+# No thread variables: bdfm holds BLAS at one thread itself where that is faster (docs/install.md)
 # pytensor's C backend links the system OpenBLAS when present (Debian: libopenblas-dev);
 # without it pytensor falls back to slower matrix products (still correct).
 ifneq ($(shell ldconfig -p 2>/dev/null | grep -c 'libopenblas\.so '),0)
@@ -21,7 +19,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,nutpie,jax,dask]'
+	$(BIN)/python -m pip install --quiet -e '.[test,jax,dask]'
 	touch $@
 
 install: $(VENV)/.installed

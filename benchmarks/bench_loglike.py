@@ -399,33 +399,7 @@ def statsmodels_callables(Y, params, ar1=True):
 
 
 # --------------------------------------------------------------------------- pymc-extras
-def pmx_model(Y, k):
-    """pymc-extras BayesianDynamicFactor (VAR(1), AR(1) errors) with its docstring's priors.
-
-    Returns the PyMC model and the statespace object.
-    """
-    import pymc as pm
-    from pymc_extras.statespace.models import BayesianDynamicFactor
-
-    ss = BayesianDynamicFactor(
-        k_factors=k,
-        factor_order=1,
-        endog_names=[f"y{i}" for i in range(Y.shape[1])],
-        error_order=1,
-        error_var=False,
-        error_cov_type="diagonal",
-        measurement_error=False,
-        verbose=False,
-    )
-    with pm.Model(coords=ss.coords) as model:  # priors as in the class docstring
-        pm.Normal("x0", dims=["state"])
-        pm.HalfNormal("P0", dims=["state", "state_aux"])
-        pm.Normal("factor_loadings", sigma=1, dims=["observed_state", "factor"])
-        pm.Normal("factor_ar", sigma=1, dims=["factor", "lag_ar"])
-        pm.Normal("error_ar", sigma=1, dims=["observed_state", "error_lag_ar"])
-        pm.HalfNormal("error_sigma", dims=["observed_state"])
-        ss.build_statespace_graph(data=Y)
-    return model, ss
+from _pmx import pmx_model  # noqa: E402
 
 
 def pmx_worker(N, T, k):

@@ -51,6 +51,38 @@ def test_round_trip_keeps_everything(small_fit, tmp_path):
     np.testing.assert_array_equal(back.model.panel.values, small_fit.model.panel.values)
 
 
+def test_compact_file_leaves_out_what_load_rebuilds(small_fit, tmp_path):
+    compact = small_fit.save(tmp_path / "compact.nc")
+    full = small_fit.save(tmp_path / "full.nc", full=True)
+    raw = az.from_netcdf(compact)
+    assert "factors" not in raw.posterior and "factors_smoothed" not in raw.posterior
+    assert "log_likelihood" not in raw.groups()
+    assert raw.attrs["factor_seed"] == small_fit.idata.attrs["factor_seed"]
+    assert "factors" in az.from_netcdf(full).posterior
+    assert compact.stat().st_size < full.stat().st_size
+    a, b = bdfm.load(compact), bdfm.load(full)
+    for group in ("posterior", "log_likelihood"):
+        for name, var in b.idata[group].data_vars.items():
+            np.testing.assert_array_equal(var.values, a.idata[group][name].values)
+    assert "derived_left_out" not in a.idata.attrs
+
+
+def test_fit_without_a_seed_records_the_factor_seed(small_fit, tmp_path):
+    model, bspec, priors = small_fit.model, small_fit.bspec, small_fit.priors
+    raw = az.from_dict(
+        posterior={n: small_fit.posterior[n].values for n in model.param_names},
+        dims={"loadings": [SERIES, FACTOR], "factor_ar": [LAG, FACTOR, FACTOR_FROM]},
+        coords={SERIES: list(small_fit.posterior[SERIES].values)},
+    )
+    fits = [FitResult(assemble_idata(model, raw, bspec, priors, None, {}), model, bspec, priors)]
+    fits.append(bdfm.load(fits[0].save(tmp_path / "noseed.nc")))
+    seeds = [f.idata.attrs["factor_seed"] for f in fits]
+    assert seeds[0] == seeds[1] >= 0
+    np.testing.assert_array_equal(
+        fits[0].posterior["factors"].values, fits[1].posterior["factors"].values
+    )
+
+
 def test_existing_files_are_never_replaced_silently(small_fit, tmp_path):
     path = tmp_path / "a.nc"
     path.write_text("precious")

@@ -43,6 +43,7 @@ __all__ = [
     "assemble_idata",
     "build_model",
     "constant_counterpart",
+    "derived_quantities",
     "fit_bayes",
     "fit_map",
     "key_vars",
@@ -197,34 +198,22 @@ def assemble_idata(
     post = raw.posterior
     if bspec.identification == "rsp":
         post = _align_rsp(post)
-    k = model.spec.n_factors
-    draws = {n: stack_draws(post[n]) for n in model.param_names}
-    draws |= volatility_paths(post, k, model.n_series)
-    t0 = time.perf_counter()
-    factors, smoothed = simulation_smoother(
-        model.panel.filled,
-        model.panel.mask,
-        draws,
-        model.spec.n_state_lags,
-        random_seed=None if random_seed is None else random_seed + 1,
+    # the factor draws' seed is always recorded (drawn here when none was given), so a
+    # saved fit can leave out the factor arrays and the log-likelihood and rebuild them
+    factor_seed = (
+        random_seed + 1
+        if random_seed is not None
+        else int(np.random.SeedSequence().entropy % 2**62)
     )
-    meta["factors_s"] = time.perf_counter() - t0
-    shape = (post.sizes[CHAIN], post.sizes[DRAW], model.n_time, k)
-    fdims = (CHAIN, DRAW, TIME, FACTOR)
-    post = post.assign_coords({TIME: _time_index(model), FACTOR: factor_labels(k)})
-    post["factors"] = (fdims, factors.reshape(shape))
-    post["factors_smoothed"] = (fdims, smoothed.reshape(shape))
+    t0 = time.perf_counter()
+    post = post.assign_coords(
+        {TIME: _time_index(model), FACTOR: factor_labels(model.spec.n_factors)}
+    )
+    post, log_lik = derived_quantities(model, post, factor_seed, meta)
+    meta["factors_s"] = time.perf_counter() - t0 - meta.get("log_likelihood_s", 0.0)
     groups = {"posterior": post, **_data_groups(model)}
-    if model.spec.constant_gaussian:
-        t0 = time.perf_counter()
-        # in the units of observed_data (original units), so fits with different scalings
-        # compare
-        ll = pointwise_loglik(model, post)
-        meta["log_likelihood_s"] = time.perf_counter() - t0
-        groups["log_likelihood"] = xr.Dataset(
-            {"y": ((CHAIN, DRAW, TIME), ll)},
-            coords={CHAIN: post[CHAIN], DRAW: post[DRAW], TIME: _time_index(model)},
-        )
+    if log_lik is not None:
+        groups["log_likelihood"] = log_lik
     # With volatility paths there is no log_likelihood group: the pointwise density given
     # a path smoothed with y_t would score y_t with itself (and PSIS-LOO over time is not
     # valid for latent paths); the honest p(y_t | y_{1:t-1}) is the particle filter's
@@ -240,6 +229,7 @@ def assemble_idata(
             "bayes_spec": bspec.to_json(),
             "priors": priors_to_json(priors),
             "random_seed": -1 if random_seed is None else int(random_seed),
+            "factor_seed": int(factor_seed),
             "scaling_given": int(model.scaling_given),
             "sampler": meta.get("sampler", ""),
             "tune": int(meta.get("tune", -1)),
@@ -247,6 +237,50 @@ def assemble_idata(
         }
     )
     return idata
+
+
+def derived_quantities(
+    model, post: xr.Dataset, factor_seed: int, meta: dict | None = None
+) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """The factor draws, their smoothed means and the pointwise log-likelihood of a posterior.
+
+    Deterministic given the parameter draws in ``post`` (with ``time`` and ``factor``
+    coordinates), the data and ``factor_seed``: :func:`bdfm.io.load` rebuilds what
+    a compact save left out with it.
+
+    Returns
+    -------
+    post : ``post`` with ``factors`` and ``factors_smoothed`` (chain, draw, time, factor).
+    log_likelihood : Dataset with ``y`` (chain, draw, time), or None for models with
+        latent volatility paths (no honest pointwise density is stored for them).
+    """
+    meta = {} if meta is None else meta
+    k = model.spec.n_factors
+    draws = {n: stack_draws(post[n]) for n in model.param_names}
+    draws |= volatility_paths(post, k, model.n_series)
+    factors, smoothed = simulation_smoother(
+        model.panel.filled,
+        model.panel.mask,
+        draws,
+        model.spec.n_state_lags,
+        random_seed=factor_seed,
+    )
+    shape = (post.sizes[CHAIN], post.sizes[DRAW], model.n_time, k)
+    fdims = (CHAIN, DRAW, TIME, FACTOR)
+    post = post.copy()
+    post["factors"] = (fdims, factors.reshape(shape))
+    post["factors_smoothed"] = (fdims, smoothed.reshape(shape))
+    if not model.spec.constant_gaussian:
+        return post, None
+    t0 = time.perf_counter()
+    # in the units of observed_data (original units), so fits with different scalings compare
+    ll = pointwise_loglik(model, post)
+    meta["log_likelihood_s"] = time.perf_counter() - t0
+    log_lik = xr.Dataset(
+        {"y": ((CHAIN, DRAW, TIME), ll)},
+        coords={CHAIN: post[CHAIN], DRAW: post[DRAW], TIME: post[TIME]},
+    )
+    return post, log_lik
 
 
 def volatility_paths(post: xr.Dataset, k: int, n_series: int) -> dict[str, np.ndarray]:

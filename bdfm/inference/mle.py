@@ -22,6 +22,7 @@ from bdfm.dims import FACTOR, factor_labels
 from bdfm.inference.optim import maximize
 from bdfm.inference.transforms import stationary_var, stationary_var_inverse_diagonal
 from bdfm.statespace.inputs import stationary_cov, transition_top
+from bdfm.statespace.threads import OneBlasThread
 from bdfm.statespace.warmup import compile_with_warmup
 
 __all__ = ["MLEResult", "fit_mle", "initial_params"]
@@ -171,7 +172,7 @@ def _compile_objective(model):
     value_and_grad = compile_with_warmup(
         inputs, [total, *pytensor.grad(total, inputs)], model.spec.idiosyncratic, trust_input=True
     )
-    to_params = pytensor.function(inputs, list(params.values()), trust_input=True)
+    to_params = OneBlasThread(pytensor.function(inputs, list(params.values()), trust_input=True))
     return value_and_grad, to_params
 
 

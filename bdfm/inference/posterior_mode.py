@@ -20,6 +20,7 @@ from pymc.initial_point import make_initial_point_fn
 
 from bdfm.dims import factor_labels
 from bdfm.inference.optim import maximize
+from bdfm.statespace.threads import OneBlasThread
 from bdfm.statespace.warmup import compile_with_warmup
 
 __all__ = ["MAPResult", "find_map", "natural_params_fn", "unconstrained_point"]
@@ -70,7 +71,7 @@ def natural_params_fn(pm_model: pm.Model, names=None):
     if names is None:
         names = [n for n in NATURAL if n in pm_model.named_vars]
     outs = pm_model.replace_rvs_by_values([pm_model[n] for n in names])
-    fn = pytensor.function(pm_model.value_vars, outs, on_unused_input="ignore")
+    fn = OneBlasThread(pytensor.function(pm_model.value_vars, outs, on_unused_input="ignore"))
 
     def to_params(point: dict) -> dict[str, np.ndarray]:
         vals = fn(*[point[v.name] for v in pm_model.value_vars])

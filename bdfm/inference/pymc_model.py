@@ -212,7 +212,7 @@ def loading_layout(bspec: BayesSpec, n_series: int, k: int):
 def _scatter(n_series, k, free_idx, free_vals, pos_idx, pos_vals):
     flat = pt.zeros(n_series * k)
     flat = pt.set_subtensor(flat[free_idx], free_vals)
-    if len(pos_idx):
+    if pos_vals is not None:
         flat = pt.set_subtensor(flat[pos_idx], pos_vals)
     return flat.reshape((n_series, k))
 
@@ -259,11 +259,16 @@ def _loadings(bspec: BayesSpec, priors: Mapping[str, Prior], columns, k: int):
     model.add_coord(LOADING, [f"{columns[i // k]}:{labels[i % k]}" for i in free_idx])
     M, S = _scales(bspec, priors, n, k, positive)
     M_flat, S_flat = M.ravel(), S.ravel()
+    # the positions are data, not graph constants: with anchors chosen from each data
+    # set's starting point, models of the same shape then share one compiled graph
+    free_idx = pm.Data("loading_free_index", free_idx)
+    if len(pos_idx):
+        pos_idx = pm.Data("loading_anchor_index", pos_idx)
     lam_free = priors["loadings"].create_location_scale(
         "loadings_free", M_flat[free_idx], S_flat[free_idx], dims=LOADING
     )
     lam_pos = None
-    if len(pos_idx):
+    if positive.any():
         sigma = priors["loadings"].params.get("sigma", 1.0)
         lam_pos = pm.HalfNormal("loadings_anchor", sigma=sigma * S_flat[pos_idx], dims=FACTOR)
     lam = _scatter(n, k, free_idx, lam_free, pos_idx, lam_pos)
@@ -367,7 +372,8 @@ def build_pymc_model(model, bspec: BayesSpec, priors: Mapping[str, Prior]) -> pm
             *params,
             *paths,
             logp=_make_logp(ar1, p, n_time, k, factor_var is not None, obs_scale is not None),
-            observed=c["y"],
+            # a Data variable, so that a compiled model serves another data set
+            observed=pm.Data("y_obs", c["y"], dims=(TIME, SERIES)),
             dims=(TIME, SERIES),
             signature=_signature(ar1, factor_var is not None, obs_scale is not None),
         )

@@ -20,18 +20,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.tensor.slinalg import cholesky, solve_triangular
+
+from bdfm.statespace.small_linalg import cholesky, solve_lower, solve_upper
 
 __all__ = ["stationary_var", "stationary_var_inverse_diagonal"]
 
 
 def _chol(x):
-    return cholesky(x, lower=True)
+    return cholesky(x)
+
+
+def _solve_lower(L, b):
+    """Solve ``L x = b`` for lower-triangular L (numba loops, one thread, see
+    :mod:`bdfm.statespace.small_linalg`)."""
+    return solve_lower(L, b)
 
 
 def _solve_lower_t(L, b):
     """Solve ``L' x = b`` for lower-triangular L."""
-    return solve_triangular(L.T, b, lower=False)
+    return solve_upper(L.T, b)
 
 
 def stationary_var(unconstrained):
@@ -55,12 +62,13 @@ def stationary_var(unconstrained):
     pacf = []
     for s in range(p):
         B = unconstrained[s]
-        pacf.append(solve_triangular(_chol(eye + B @ B.T), B, lower=True))
+        pacf.append(_solve_lower(_chol(eye + B @ B.T), B))
     # 2. Durbin-Levinson (Ansley & Kohn 1986, Lemma 2.1), with a large initial
     #    variance as statsmodels does when the variance is not transformed
     init_var = eye * float((p + k) ** 10)
+    init_fac = eye * float((p + k) ** 5)  # its Cholesky factor
     fwd_var, bwd_var = [init_var], [init_var]
-    fwd_fac, bwd_fac = [_chol(init_var)], [_chol(init_var)]
+    fwd_fac, bwd_fac = [init_fac], [init_fac]
     forwards, backwards = [], []
     for s in range(p):
         prev_f, prev_b = forwards, backwards
@@ -75,7 +83,7 @@ def stationary_var(unconstrained):
         bwd_fac.append(_chol(bwd_var[s + 1]))
     # 3. similarity transform so that the innovation covariance is the identity
     variance = fwd_var[-1]
-    transform = pt.linalg.inv(_chol(variance))  # chol(I) = I
+    transform = _solve_lower(_chol(variance), eye)  # chol(I) = I
     inv_transform = _chol(variance)
     return pt.stack([transform @ forwards[i] @ inv_transform for i in range(p)])
 

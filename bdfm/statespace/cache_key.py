@@ -17,7 +17,7 @@ from pathlib import Path
 __all__ = ["KERNEL_MODULES", "KERNEL_VERSION", "kernel_sources", "source_key"]
 
 #: Modules whose numba code the custom Ops run (their source is hashed).
-KERNEL_MODULES = ("_nb", "kernels", "stats_kernels")
+KERNEL_MODULES = ("_nb", "kernels", "small_linalg", "stats_kernels")
 
 
 def source_key(sources: Iterable[str | bytes]) -> int:

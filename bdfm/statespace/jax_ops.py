@@ -1,4 +1,4 @@
-"""JAX backend for the Kalman, statistics and AR(1)-path Ops (numpyro / blackjax samplers).
+"""JAX backend for the Kalman, statistics, AR(1)-path and small linear-algebra Ops (numpyro / blackjax samplers).
 
 PyMC's JAX samplers convert only the log-density graph and let JAX differentiate
 it, so each forward Op becomes a ``jax.custom_vjp`` function: the forward pass
@@ -18,6 +18,7 @@ from pytensor.link.jax.dispatch import jax_funcify
 from bdfm.statespace import kernels
 from bdfm.statespace.ar1_path import AR1Path, AR1PathGrad, ar1_backward, ar1_forward
 from bdfm.statespace.ops import KalmanLoglik, KalmanLoglikGrad
+from bdfm.statespace.small_linalg import Cholesky, TriangularSolve
 from bdfm.statespace.stats_ops import _KINDS, NumbaKernel, NumbaKernelGrad
 
 __all__: list[str] = []
@@ -132,3 +133,22 @@ def _jax_ar1_path_grad(op, node=None, **kwargs):
     return lambda z, phi, sd, g: _call(
         ar1_backward, [z.shape, phi.shape, sd.shape], (z, phi, sd, g)
     )
+
+
+@jax_funcify.register(Cholesky)
+def _jax_cholesky(op, node=None, **kwargs):
+    # JAX differentiates this itself; small k x k matrices
+    def cholesky(A):
+        return jnp.linalg.cholesky(jnp.tril(A) + jnp.tril(A, -1).T)
+
+    return cholesky
+
+
+@jax_funcify.register(TriangularSolve)
+def _jax_triangular_solve(op, node=None, **kwargs):
+    lower = op.lower
+
+    def solve(A, B):
+        return jax.scipy.linalg.solve_triangular(A, B, lower=lower)
+
+    return solve

@@ -373,6 +373,23 @@ def _companion_t_times(A, M, out):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _smoother_gain(A, P_pred, P_filt, t, Lp, Jt):
+    """Put ``J_t' = P_pred[t+1]⁻¹ T P_filt[t]`` in ``Jt`` unless it is the one of t + 1.
+
+    In the steady state (the filter copied its covariances) the gain is unchanged.
+    Returns 1 if it was kept, 0 if computed, -1 if ``P_pred[t+1]`` is not PD.
+    """
+    T = P_filt.shape[0]
+    if t + 2 < T and _same(P_filt[t], P_filt[t + 1]) and _same(P_pred[t + 1], P_pred[t + 2]):
+        return 1
+    if not _chol(P_pred[t + 1], Lp):
+        return -1
+    _companion_times(A, P_filt[t], Jt)
+    _cho_solve_inplace(Lp, Jt)
+    return 0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def smoother(x_pred, P_pred, x_filt, P_filt, A):
     """Rauch-Tung-Striebel smoother.
 
@@ -398,15 +415,9 @@ def smoother(x_pred, P_pred, x_filt, P_filt, A):
     for t in range(T - 2, -1, -1):
         # steady state (the filter copied its covariances): J is unchanged, and
         # once the smoothed covariance has converged it is unchanged too
-        same_gain = (
-            t + 2 < T and _same(P_filt[t], P_filt[t + 1]) and _same(P_pred[t + 1], P_pred[t + 2])
-        )
-        if not same_gain:
-            # J' = P_pred[t+1]^{-1} T P_filt[t]
-            if not _chol(P_pred[t + 1], Lp):
-                return x_s, P_s, P_lag, False
-            _companion_times(A, P_filt[t], Jt)
-            _cho_solve_inplace(Lp, Jt)
+        same_gain = _smoother_gain(A, P_pred, P_filt, t, Lp, Jt)
+        if same_gain < 0:
+            return x_s, P_s, P_lag, False
         for i in range(m):
             dx[i] = x_s[t + 1, i] - x_pred[t + 1, i]
         for i in range(m):
@@ -414,7 +425,7 @@ def smoother(x_pred, P_pred, x_filt, P_filt, A):
             for p in range(m):
                 s += Jt[p, i] * dx[p]
             x_s[t, i] = s
-        if same_gain and _close(P_s[t + 1], P_s[t + 2]):
+        if same_gain == 1 and _close(P_s[t + 1], P_s[t + 2]):
             _copy2(P_s[t + 1], P_s[t])
             _copy2(P_lag[t + 1], P_lag[t])
             continue

@@ -5,9 +5,12 @@ For one parameter draw θ, a draw of ``f_{1:T} | y, θ`` is
     f = f⁺ + E[f | y] − E[f⁺ | y⁺],
 
 where ``(f⁺, y⁺)`` is simulated from the model at θ (same missing-value pattern).
-By linearity ``E[f | y] − E[f⁺ | y⁺]`` is the smoothed mean of ``y − y⁺``, so one
-filter and one smoother pass on the collapsed k-dimensional statistics give the
-draw; a second pass on ``y`` gives the smoothed mean ``E[f | y, θ]``. The
+By linearity ``E[f | y] − E[f⁺ | y⁺]`` is the smoothed mean of ``y − y⁺``. The data
+``y`` and ``y − y⁺`` share their missing-value pattern, hence the collapsed
+precisions and every filter covariance: one covariance pass of the filter serves
+both, and :func:`bdfm.statespace.smooth_means.smooth_means` then smooths the two
+sets of means together (no smoothed covariances are needed). ``E[f | y, θ]`` is
+the first of them. The
 simulated idiosyncratic errors follow the model the likelihood uses, including
 the "restart" of an AR(1) error after an interior gap.
 
@@ -26,9 +29,11 @@ directly (no pytensor graph).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from bdfm.statespace import kernels
 from bdfm.statespace.inputs import companion_matrix, obs_stats, stationary_cov, transition_top
+from bdfm.statespace.smooth_means import smooth_means
 from bdfm.statespace.stats import ar1_inputs
 
 __all__ = ["simulation_smoother"]
@@ -39,13 +44,60 @@ def _stats(y, mask, lam, sd, rho, ar1, scale):
     return obs_stats(y, mask, lam, sd, rho, ar1, scale)[:2]
 
 
-def _smoothed_mean(y, y_lag, mask, c, lam, sd, rho, top, q, P0, scale=None):
-    """E[f_t | y] (T, k) for data ``y`` (zeros where missing); ``y_lag`` only for AR(1)."""
-    ar1 = None if rho is None else {**c, "y_lag": y_lag}
-    C, b = _stats(y, mask, lam, sd, rho, ar1, scale)
-    _, x_pred, P_pred, x_filt, P_filt = kernels.filter_full(C, b, top, q, P0)
-    x_s = kernels.smoother(x_pred, P_pred, x_filt, P_filt, top)[0]
-    return x_s[:, : lam.shape[1]]
+def _smoothed_means(ys, y_lags, mask, c, lam, sd, rho, top, q, P0, scale=None):
+    """E[f_t | y] (R, T, k) for each data set in ``ys`` (zeros where missing; same mask).
+
+    ``y_lags`` only for AR(1). One covariance pass of the filter serves all of them.
+    """
+    stats = [
+        _stats(y, mask, lam, sd, rho, None if rho is None else {**c, "y_lag": y_lag}, scale)
+        for y, y_lag in zip(ys, y_lags, strict=True)
+    ]
+    C = stats[0][0]
+    _, _, P_pred, _, P_filt = kernels.filter_full(C, stats[0][1], top, q, P0)
+    B = np.stack([b for _, b in stats])
+    return smooth_means(C, B, top, P_pred, P_filt)[:, :, : lam.shape[1]]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _factor_paths(comp, state, shocks, k):
+    """f_t (D, T, k) of the companion recursion from ``state`` (D, m), shocks (T-1, D, k)."""
+    D, m = state.shape
+    n_time = shocks.shape[0] + 1
+    f = np.empty((D, n_time, k))
+    nxt = np.empty(m)
+    for d in range(D):
+        s = state[d].copy()
+        for i in range(k):
+            f[d, 0, i] = s[i]
+        for t in range(1, n_time):
+            for i in range(m):
+                acc = 0.0
+                for j in range(m):
+                    acc += comp[d, i, j] * s[j]
+                nxt[i] = acc
+            for i in range(k):
+                nxt[i] += shocks[t - 1, d, i]
+            s[:] = nxt
+            for i in range(k):
+                f[d, t, i] = s[i]
+    return f
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _ar1_errors(eps, fresh, rho, m_start):
+    """AR(1) errors u_t = ρ u_{t-1} + ε_t, restarted (fresh draw) where ``m_start`` is set."""
+    D, n_time, n = eps.shape
+    u = np.empty_like(eps)
+    for d in range(D):
+        for i in range(n):
+            u[d, 0, i] = fresh[d, 0, i]
+            for t in range(1, n_time):
+                if m_start[t, i] > 0:
+                    u[d, t, i] = fresh[d, t, i]
+                else:
+                    u[d, t, i] = rho[d, i] * u[d, t - 1, i] + eps[d, t, i]
+    return u
 
 
 def _simulate_batch(
@@ -67,28 +119,23 @@ def _simulate_batch(
             P0 = stationary_cov(comp[d, :k, :], factor_var[d, 0])
         L = np.linalg.cholesky(P0 + 1e-12 * np.eye(k * p))
         state[d] = L @ rng.standard_normal(k * p)
-    f = np.empty((D, n_time, k))
-    f[:, 0] = state[:, :k]
-    for t in range(1, n_time):
-        state = np.einsum("dij,dj->di", comp, state)
-        shock = rng.standard_normal((D, k))
-        if factor_var is not None:
-            shock *= np.sqrt(factor_var[:, t])
-        state[:, :k] += shock
-        f[:, t] = state[:, :k]
+    shocks = rng.standard_normal((n_time - 1, D, k))
+    if factor_var is not None:
+        shocks *= np.sqrt(np.moveaxis(factor_var[:, 1:], 1, 0))
+    f = _factor_paths(np.ascontiguousarray(comp), state, shocks, k)
     sd = idio_sd[:, None, :]
     if obs_scale is not None:
         sd = sd * np.sqrt(obs_scale)  # (D, T, N)
     eps = rng.standard_normal((D, n_time, n)) * sd
     if idio_ar is not None:
         stat_sd = sd / np.sqrt(1.0 - idio_ar[:, None, :] ** 2)
-        u = np.empty_like(eps)
         fresh = rng.standard_normal((D, n_time, n)) * stat_sd
-        u[:, 0] = fresh[:, 0]
-        for t in range(1, n_time):
-            ar = idio_ar * u[:, t - 1] + eps[:, t]
-            u[:, t] = np.where(m_start[t] > 0, fresh[:, t], ar)
-        eps = u
+        eps = _ar1_errors(
+            np.ascontiguousarray(np.broadcast_to(eps, (D, n_time, n))),
+            np.ascontiguousarray(np.broadcast_to(fresh, (D, n_time, n))),
+            np.ascontiguousarray(idio_ar),
+            np.ascontiguousarray(m_start, dtype=np.float64),
+        )
     y = np.einsum("dtk,dnk->dtn", f, loadings) + eps
     return f, y
 
@@ -183,10 +230,11 @@ def simulation_smoother(
                 q_d = np.ascontiguousarray(fv_all[d])
                 P0 = stationary_cov(top, q_d[0])
             scale = None if scale_all is None else np.ascontiguousarray(scale_all[d])
-            args = (mask, c, lam, sd, rho, top, q_d, P0, scale)
-            mean_y = _smoothed_mean(y, c.get("y_lag"), *args)
             diff = np.ascontiguousarray((y - y_plus[j]) * mask)
             diff_lag = ar1_inputs(diff, mask > 0)["y_lag"] if rho is not None else None
-            factors[d] = f_plus[j] + _smoothed_mean(diff, diff_lag, *args)
-            smoothed[d] = mean_y
+            means = _smoothed_means(
+                (y, diff), (c.get("y_lag"), diff_lag), mask, c, lam, sd, rho, top, q_d, P0, scale
+            )
+            factors[d] = f_plus[j] + means[1]
+            smoothed[d] = means[0]
     return factors, smoothed

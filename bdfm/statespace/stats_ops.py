@@ -23,6 +23,7 @@ from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache
 
 from bdfm.statespace import stats_kernels as sk
 from bdfm.statespace.cache_key import KERNEL_VERSION
+from bdfm.statespace.threads import single_blas_thread
 
 __all__ = ["NumbaKernel", "NumbaKernelGrad", "ar1_stats_op", "iid_stats_op", "lyapunov_op"]
 
@@ -77,7 +78,9 @@ def _cast_inputs(kind: str, args) -> list[pt.TensorVariable]:
 
 
 def _run(fn, inputs, outputs):
-    res = fn(*[np.ascontiguousarray(x, dtype=np.float64) for x in inputs])
+    args = [np.ascontiguousarray(x, dtype=np.float64) for x in inputs]
+    with single_blas_thread():  # small products: BLAS threads cost more than they save
+        res = fn(*args)
     if len(outputs) == 1:
         res = (res,)
     for out, val in zip(outputs, res, strict=True):

@@ -22,6 +22,7 @@ import numpy as np
 
 from bdfm.statespace import kernels
 from bdfm.statespace import stats_kernels as sk
+from bdfm.statespace.threads import OneBlasThread
 
 __all__ = ["compile_with_warmup", "start_warmup", "warm_kernels"]
 
@@ -87,11 +88,15 @@ def start_warmup(idiosyncratic: str, scaled: bool = False) -> threading.Thread:
 
 
 def compile_with_warmup(inputs, outputs, idiosyncratic: str, scaled: bool = False, **kwargs):
-    """``pytensor.function(inputs, outputs, **kwargs)`` with the kernels compiled alongside."""
+    """``pytensor.function(inputs, outputs, **kwargs)`` with the kernels compiled alongside.
+
+    The function is returned wrapped in :class:`bdfm.statespace.threads.OneBlasThread`:
+    each call uses one BLAS thread (its small products run slower with more).
+    """
     import pytensor
 
     warm = start_warmup(idiosyncratic, scaled)
     try:
-        return pytensor.function(inputs, outputs, **kwargs)
+        return OneBlasThread(pytensor.function(inputs, outputs, **kwargs))
     finally:
         warm.join()

@@ -85,8 +85,12 @@ class _FakeNutpie:
 @pytest.fixture
 def fake_nutpie(monkeypatch):
     """Install a fake nutpie (no compiling, no sampling): ``fake_nutpie(wait, partial)``."""
+    import bdfm.inference.samplers as sampling
+
     nutpie = pytest.importorskip("nutpie")
     monkeypatch.setattr(nutpie, "compile_pymc_model", lambda *args, **kwargs: object())
+    # the fake compiled model must not be cached for (and reused by) the next test
+    monkeypatch.setattr(sampling, "COMPILED", sampling.CompiledCache(size=0))
 
     def install(wait, partial=None) -> _FakeNutpie:
         fake = _FakeNutpie(wait, partial)

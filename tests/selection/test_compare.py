@@ -112,9 +112,17 @@ def test_compare_reads_saved_fits(k_fits, tmp_path):
     paths = {}
     for name in ("k=1", "k=2"):
         paths[name] = k_fits[name].save(tmp_path / f"{name}.nc")
-    from_files = compare({n: str(p) for n, p in paths.items()})
-    direct = compare({n: k_fits[n] for n in paths})
+    # PSIS may warn about these short chains; the warnings must agree too
+    with warnings.catch_warnings(record=True) as from_files_warnings:
+        warnings.simplefilter("always")
+        from_files = compare({n: str(p) for n, p in paths.items()})
+    with warnings.catch_warnings(record=True) as direct_warnings:
+        warnings.simplefilter("always")
+        direct = compare({n: k_fits[n] for n in paths})
     pd.testing.assert_frame_equal(from_files, direct)
+    assert [str(w.message) for w in from_files_warnings] == [
+        str(w.message) for w in direct_warnings
+    ]
 
 
 def test_compare_refuses_names_that_collide_as_text():
