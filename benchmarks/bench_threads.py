@@ -7,11 +7,12 @@ backend) at (N, T, k) = (50, 500, 3) with AR(1) errors, in fresh processes:
 * **pair**: two such processes side by side (as ``fit_many`` or a process pool runs them);
 * **busy**: one process while a NumPy matrix-product loop (default threads) runs beside it;
 
-each once in the environment a user has (no thread variables: this script sets
+each in the environment a user has (no thread variables: this script sets
 none and refuses to run if any is set) and once with ``OMP/OPENBLAS/MKL_NUM_THREADS=1``
 given to the timed processes only. The **ratio** row times bdfm and pymc-extras'
 ``BayesianDynamicFactor`` (VAR(1), AR(1) errors, same data) in one process, default
-environment, idle and busy. Medians over many calls.
+environment, idle and busy. Medians over many calls; each situation is run in
+three alternating rounds and the median round reported.
 
 Run ``python benchmarks/bench_threads.py`` (pymc-extras from the ``bench`` extra);
 results go to ``benchmarks/results/threads_<date>.{md,json}``.
@@ -122,7 +123,8 @@ def scenario(name, seconds, single, kind="bdfm", pytensor_flags=None):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--worker", choices=["bdfm", "ratio"])
-    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating repeats per situation")
     args = ap.parse_args(argv)
     if args.worker:
         worker(args.worker, args.seconds)
@@ -132,6 +134,7 @@ def main(argv=None):
         raise SystemExit(
             f"unset {sorted(set_vars)}: this benchmark measures the default environment"
         )
+    import numpy as np
     import pytensor
 
     import bdfm
@@ -149,11 +152,22 @@ def main(argv=None):
     t0 = time.perf_counter()
     rows = []
     for name in ("idle", "pair", "busy"):
-        default = scenario(name, args.seconds, single=False)
-        single = scenario(name, args.seconds, single=True)
-        d = max(r["bdfm_ms"] for r in default)
-        s = max(r["bdfm_ms"] for r in single)
-        rows.append({"scenario": name, "default_ms": d, "single_thread_ms": s, "ratio": d / s})
+        # alternate the two environments, several rounds: the machine's speed drifts
+        default, single = [], []
+        for _ in range(args.rounds):
+            default.append(max(r["bdfm_ms"] for r in scenario(name, args.seconds, single=False)))
+            single.append(max(r["bdfm_ms"] for r in scenario(name, args.seconds, single=True)))
+        d, s = float(np.median(default)), float(np.median(single))
+        rows.append(
+            {
+                "scenario": name,
+                "default_ms": d,
+                "single_thread_ms": s,
+                "ratio": d / s,
+                "rounds_default_ms": default,
+                "rounds_single_ms": single,
+            }
+        )
     # pytensor's C backend linked to the system OpenBLAS (what `apt-get install
     # libopenblas-dev` and the Makefile give) against the pip default (no BLAS linked)
     linked = None
@@ -163,12 +177,18 @@ def main(argv=None):
         in subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
     ):
         flags = "blas__ldflags=-lopenblas"
-        with_blas = scenario("idle", args.seconds, single=False, pytensor_flags=flags)[0]
-        without = scenario("idle", args.seconds, single=False, pytensor_flags="blas__ldflags=")[0]
+        with_blas, without = [], []
+        for _ in range(args.rounds):
+            with_blas.append(
+                scenario("idle", args.seconds, False, pytensor_flags=flags)[0]["bdfm_ms"]
+            )
+            without.append(
+                scenario("idle", args.seconds, False, pytensor_flags="blas__ldflags=")[0]["bdfm_ms"]
+            )
         linked = {
-            "linked_ms": with_blas["bdfm_ms"],
-            "unlinked_ms": without["bdfm_ms"],
-            "ratio": without["bdfm_ms"] / with_blas["bdfm_ms"],
+            "linked_ms": float(np.median(with_blas)),
+            "unlinked_ms": float(np.median(without)),
+            "ratio": float(np.median(without) / np.median(with_blas)),
         }
     ratios = []
     for name in ("idle", "busy"):
@@ -189,7 +209,7 @@ def main(argv=None):
         "",
         f"Script: `benchmarks/bench_threads.py`; machine: {info}. `build_model()` at (N, T, k) = "
         f"{SHAPE}, AR(1) errors, C backend; median ms per logp + gradient call (the slower "
-        "process where two run).",
+        f"process where two run), median over {args.rounds} alternating rounds.",
         "",
         "| situation | default environment | `OMP/OPENBLAS/MKL_NUM_THREADS=1` | default / single |",
         "|---|---|---|---|",
