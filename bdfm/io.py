@@ -10,7 +10,8 @@ pointwise log-likelihood are left out, because they are functions of the
 parameter draws, the data and the recorded seed of the factor draws
 (``factor_seed``); :func:`load` rebuilds them (the same numbers, a few seconds
 for thousands of draws). That shrinks the demo's fit (20 series x 1,006 dates,
-k = 3, 4,000 draws) from 223 MB to a few MB. ``save(..., full=True)`` stores
+k = 3, 4,000 draws) from 222.7 MB to 7.3 MB
+(``benchmarks/results/saved_fit_2026-12-02.md``). ``save(..., full=True)`` stores
 everything as it is in memory. Saving
 never overwrites a file unless asked (``overwrite=True``), and writes to a
 temporary name of its own first so an interrupted save cannot destroy an existing file.

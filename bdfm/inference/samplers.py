@@ -294,7 +294,7 @@ def _with_model_data(compiled, pm_model: pm.Model, initvals: dict):
         return np.concatenate([np.asarray(point[n], dtype=np.float64).ravel() for n in names])
 
     coords = {**compiled.coords}
-    coords.update({name: pd.Index(vals) for name, vals in pm_model.coords.items()})
+    coords.update({n: pd.Index(v) for n, v in pm_model.coords.items() if v is not None})
     return dataclasses.replace(compiled, initial_point_func=initial_point, _coords=coords)
 
 

@@ -4,8 +4,8 @@ The stationary-VAR transform (:func:`bdfm.inference.transforms.stationary_var`)
 solves a handful of k x k triangular systems per log-density call. PyTensor's
 ``SolveTriangular`` sends them to LAPACK through SciPy, and OpenBLAS runs even a
 3 x 3 system on all its threads: when another process shares the cores, each
-call then waits for a thread (about 0.7 ms per call on 2 cores, measured by
-``benchmarks/bench_threads.py``; the whole log density takes 1 ms). Plain
+call then waits for a thread (about 0.7 ms per call on 2 cores, profiled by hand;
+``benchmarks/bench_threads.py`` measures the whole log density before and after). Plain
 substitution loops cost microseconds at these sizes and use one thread. The
 same holds for the gradient of PyTensor's ``Cholesky`` (two triangular solves),
 hence :func:`cholesky` here too.

@@ -7,7 +7,8 @@ thread per core for each product. The products are small, so the threads cost
 more than they save, and when two processes (or a process pool, or any other
 CPU-heavy work) share the cores the threads wait for each other: measured on 2
 cores, logp + gradient of a (50, 500, 3) model took 7 ms per call with two
-processes side by side instead of 1 ms (``benchmarks/bench_threads.py``).
+processes side by side instead of 1 ms (profiled by hand; ``benchmarks/bench_threads.py``
+measures the default environment against one thread).
 
 :func:`single_blas_thread` sets every loaded BLAS to one thread on entry and
 restores each library's own count on exit, so the process-wide setting is only
