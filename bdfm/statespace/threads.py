@@ -24,6 +24,7 @@ a lock and a few calls into the BLAS library, a few microseconds per kernel.
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 
 __all__ = ["OneBlasThread", "single_blas_thread"]
@@ -54,28 +55,37 @@ def _thread_calls(lib):
 
 
 class _Guard:
+    #: seconds between scans for newly loaded BLAS libraries (a scan costs about 1 ms)
+    RESCAN_S = 1.0
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.depth = 0
         self.saved: list = []
+        self.active: list = []
         self.calls: list | None = None
+        self.scanned_at = -float("inf")
 
     def libraries(self) -> list:
-        if self.calls is None:
+        # rescanned now and then: a BLAS can be loaded later (pytensor's C modules link
+        # the system OpenBLAS when PYTENSOR_FLAGS asks for it)
+        now = time.monotonic()
+        if self.calls is None or now - self.scanned_at > self.RESCAN_S:
             # the BLAS numba calls for ``@`` is SciPy's: make sure it is loaded
             import scipy.linalg.cython_blas  # noqa: F401
             from threadpoolctl import ThreadpoolController
 
             libs = ThreadpoolController().lib_controllers
             self.calls = [_thread_calls(c) for c in libs if c.user_api == "blas"]
+            self.scanned_at = now
         return self.calls
 
     def enter(self) -> None:
         with self.lock:
             if self.depth == 0:
-                calls = self.libraries()
-                self.saved = [get() for get, _ in calls]
-                for (_, put), n in zip(calls, self.saved, strict=True):
+                self.active = self.libraries()
+                self.saved = [get() for get, _ in self.active]
+                for (_, put), n in zip(self.active, self.saved, strict=True):
                     if n != 1:
                         put(1)
             self.depth += 1
@@ -84,7 +94,7 @@ class _Guard:
         with self.lock:
             self.depth -= 1
             if self.depth == 0:
-                for (_, put), n in zip(self.calls or [], self.saved, strict=True):
+                for (_, put), n in zip(self.active, self.saved, strict=True):
                     if n != 1:
                         put(n)
 

@@ -5,10 +5,18 @@ import threading
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from bdfm.statespace import threads
 from bdfm.statespace.threads import OneBlasThread, single_blas_thread
+
+
+@pytest.fixture(autouse=True)
+def _fresh_scan(monkeypatch):
+    # BLAS libraries loaded by earlier tests (pytensor's C modules linking the system
+    # OpenBLAS) must be in the guard's list
+    monkeypatch.setattr(threads._GUARD, "scanned_at", -float("inf"))
 
 
 def _blas_threads():
