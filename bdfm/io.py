@@ -200,16 +200,17 @@ def load(path: str | os.PathLike) -> FitResult:
     fit = fit_from_idata(idata, path)
     left_out = [x for x in str(attrs.get("derived_left_out", "")).split(",") if x]
     if left_out:
-        _rebuild(fit, int(attrs["factor_seed"]), left_out)
+        # fits saved before the stream version was recorded used stream 1
+        _rebuild(fit, int(attrs["factor_seed"]), int(attrs.get("factor_stream", 1)), left_out)
     return fit
 
 
-def _rebuild(fit: FitResult, factor_seed: int, left_out: list[str]) -> None:
+def _rebuild(fit: FitResult, factor_seed: int, stream: int, left_out: list[str]) -> None:
     """Put back what a compact save left out (same seed, same numbers)."""
     from bdfm.inference.fitting import derived_quantities
 
     idata = fit.idata
-    post, log_lik = derived_quantities(fit.model, idata.posterior, factor_seed)
+    post, log_lik = derived_quantities(fit.model, idata.posterior, factor_seed, stream=stream)
     idata.posterior = post
     if "log_likelihood" in left_out and log_lik is not None:
         idata.add_groups({"log_likelihood": log_lik})

@@ -53,6 +53,8 @@ def main() -> None:
     k = model.spec.n_factors
     draws = {n: stack_draws(post[n]) for n in model.param_names}
     draws |= volatility_paths(post, k, model.n_series)
+    first = {n: v[:2] for n, v in draws.items()}  # numba kernels loaded from cache once
+    simulation_smoother(model.panel.filled, model.panel.mask, first, model.spec.n_state_lags)
     _, factors_s = _timed(
         lambda: simulation_smoother(
             model.panel.filled, model.panel.mask, draws, model.spec.n_state_lags, random_seed=1

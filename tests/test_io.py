@@ -156,3 +156,25 @@ def test_failed_write_leaves_no_temporary_file(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         atomic_write(tmp_path / "out.txt", fail)
     assert not list(tmp_path.iterdir())
+
+
+def test_compact_file_from_before_the_stream_version_rebuilds_stream_1(small_fit, tmp_path):
+    """A compact file without ``factor_stream`` (saved before it was recorded) gets the
+    factor draws of stream 1 back, the stream it was drawn with; new files record 2."""
+    from bdfm.inference.fitting import derived_quantities
+
+    assert small_fit.idata.attrs["factor_stream"] == 2
+    path = small_fit.save(tmp_path / "compact.nc")
+    old = az.from_netcdf(path)
+    old.load()
+    del old.attrs["factor_stream"]
+    old_path = tmp_path / "old.nc"
+    old.to_netcdf(str(old_path))
+    back = bdfm.load(old_path)
+    seed = small_fit.idata.attrs["factor_seed"]
+    post = small_fit.idata.posterior.drop_vars(["factors", "factors_smoothed"])
+    want, _ = derived_quantities(small_fit.model, post, seed, stream=1)
+    np.testing.assert_array_equal(back.idata.posterior["factors"], want["factors"])
+    new = bdfm.load(path).idata.posterior["factors"]
+    np.testing.assert_array_equal(new, small_fit.idata.posterior["factors"])
+    assert not np.array_equal(new, want["factors"])  # AR(1) errors: the streams differ

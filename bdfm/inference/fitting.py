@@ -35,7 +35,7 @@ from bdfm.inference.pymc_model import BayesSpec, build_pymc_model, make_bayes_sp
 from bdfm.inference.samplers import check_sampling_options, default_sampler, run_sampler
 from bdfm.inference.start import identified_params, point_to_free
 from bdfm.priors import priors_to_json
-from bdfm.statespace.simsmoother import simulation_smoother
+from bdfm.statespace.simsmoother import STREAM, simulation_smoother
 
 __all__ = [
     "FORMAT_VERSION",
@@ -230,6 +230,7 @@ def assemble_idata(
             "priors": priors_to_json(priors),
             "random_seed": -1 if random_seed is None else int(random_seed),
             "factor_seed": int(factor_seed),
+            "factor_stream": STREAM,
             "scaling_given": int(model.scaling_given),
             "sampler": meta.get("sampler", ""),
             "tune": int(meta.get("tune", -1)),
@@ -240,13 +241,14 @@ def assemble_idata(
 
 
 def derived_quantities(
-    model, post: xr.Dataset, factor_seed: int, meta: dict | None = None
+    model, post: xr.Dataset, factor_seed: int, meta: dict | None = None, stream: int = STREAM
 ) -> tuple[xr.Dataset, xr.Dataset | None]:
     """The factor draws, their smoothed means and the pointwise log-likelihood of a posterior.
 
     Deterministic given the parameter draws in ``post`` (with ``time`` and ``factor``
-    coordinates), the data and ``factor_seed``: :func:`bdfm.io.load` rebuilds what
-    a compact save left out with it.
+    coordinates), the data, ``factor_seed`` and the simulation smoother's random
+    ``stream`` version (recorded as ``factor_stream``): :func:`bdfm.io.load` rebuilds
+    what a compact save left out with them.
 
     Returns
     -------
@@ -264,6 +266,7 @@ def derived_quantities(
         draws,
         model.spec.n_state_lags,
         random_seed=factor_seed,
+        stream=stream,
     )
     shape = (post.sizes[CHAIN], post.sizes[DRAW], model.n_time, k)
     fdims = (CHAIN, DRAW, TIME, FACTOR)

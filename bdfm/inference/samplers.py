@@ -328,6 +328,12 @@ def _sample_nutpie(
     # a low-rank mass-matrix correction: the rotation left free by the
     # anchors moves all loadings of a factor together (ESS 113 -> 2000 measured)
     kwargs.setdefault("low_rank_modified_mass_matrix", True)
+    # nutpie replaces its mass-matrix estimate every `mass_matrix_switch_freq` warm-up
+    # draws (default 80). The gauge directions (rotations left by the anchors, factor
+    # scales) grow with N; at (200, 1000, 5) the estimate from 80 draws missed them:
+    # min bulk ESS 15 of 800 with 80, 74 with 250, 120 with tune // 2 = 500
+    # (docs/benchmarks.md, "Mixing at scale").
+    kwargs.setdefault("mass_matrix_switch_freq", max(80, tune // 2))
     kwargs.setdefault("save_warmup", False)
     t0 = time.perf_counter()
     # in the background and waited for here, so that Ctrl-C reaches bdfm:

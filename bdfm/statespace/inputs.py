@@ -36,6 +36,7 @@ __all__ = [
     "PortfolioLoading",
     "companion_matrix",
     "filter_inputs",
+    "obs_b",
     "obs_stats",
     "portfolio_loading",
     "state_companion",
@@ -121,6 +122,26 @@ def stationary_cov(top: np.ndarray, shock_var: np.ndarray | None = None) -> np.n
     return np.stack([sk.lyapunov(top, np.ascontiguousarray(row)) for row in q])
 
 
+def _kernel_args(y, loadings, idio_sd, obs_scale):
+    """Contiguous float ``(y, loadings, σ², scale)``; an empty scale means all ones."""
+    y = np.ascontiguousarray(y, dtype=float)
+    lam = np.ascontiguousarray(loadings, dtype=float)
+    var = np.ascontiguousarray(idio_sd, dtype=float) ** 2
+    scale = np.zeros((0, 0)) if obs_scale is None else np.ascontiguousarray(obs_scale, dtype=float)
+    return y, lam, var, scale
+
+
+def _call_kernel(iid_kernel, ar1_kernel, y, mask, loadings, idio_sd, idio_ar, ar1, obs_scale):
+    """The statistics kernel for the error model (iid or AR(1)) on contiguous float inputs."""
+    y, lam, var, scale = _kernel_args(y, loadings, idio_sd, obs_scale)
+    if idio_ar is None:
+        return iid_kernel(y, np.ascontiguousarray(mask, dtype=float), lam, var, scale)
+    if ar1 is None:
+        ar1 = ar1_inputs(y, np.asarray(mask, dtype=bool))
+    rho = np.ascontiguousarray(idio_ar, dtype=float)
+    return ar1_kernel(y, ar1["y_lag"], ar1["m_diff"], ar1["m_start"], lam, var, rho, scale)
+
+
 def obs_stats(
     y: np.ndarray,
     mask: np.ndarray,
@@ -144,16 +165,23 @@ def obs_stats(
         Per-date multipliers of the idiosyncratic variances (see
         :func:`bdfm.statespace.assemble.dfm_loglike_pointwise`); None for ones.
     """
-    y = np.ascontiguousarray(y, dtype=float)
-    lam = np.ascontiguousarray(loadings, dtype=float)
-    var = np.ascontiguousarray(idio_sd, dtype=float) ** 2
-    scale = np.zeros((0, 0)) if obs_scale is None else np.ascontiguousarray(obs_scale, dtype=float)
-    if idio_ar is None:
-        return sk.iid_stats(y, np.ascontiguousarray(mask, dtype=float), lam, var, scale)
-    if ar1 is None:
-        ar1 = ar1_inputs(y, np.asarray(mask, dtype=bool))
-    rho = np.ascontiguousarray(idio_ar, dtype=float)
-    return sk.ar1_stats(y, ar1["y_lag"], ar1["m_diff"], ar1["m_start"], lam, var, rho, scale)
+    args = (y, mask, loadings, idio_sd, idio_ar, ar1, obs_scale)
+    return _call_kernel(sk.iid_stats, sk.ar1_stats, *args)
+
+
+def obs_b(
+    y: np.ndarray,
+    mask: np.ndarray,
+    loadings: np.ndarray,
+    idio_sd: np.ndarray,
+    idio_ar: np.ndarray | None = None,
+    ar1: dict[str, np.ndarray] | None = None,
+    obs_scale: np.ndarray | None = None,
+) -> np.ndarray:
+    """Only ``b`` of :func:`obs_stats` (same arguments): for another data set with the
+    same mask, whose precision terms ``C`` are those already computed."""
+    args = (y, mask, loadings, idio_sd, idio_ar, ar1, obs_scale)
+    return _call_kernel(sk.iid_b, sk.ar1_b, *args)
 
 
 def filter_inputs(

@@ -10,9 +10,20 @@ By linearity ``E[f | y] − E[f⁺ | y⁺]`` is the smoothed mean of ``y − y�
 precisions and every filter covariance: one covariance pass of the filter serves
 both, and :func:`bdfm.statespace.smooth_means.smooth_means` then smooths the two
 sets of means together (no smoothed covariances are needed). ``E[f | y, θ]`` is
-the first of them. The
-simulated idiosyncratic errors follow the model the likelihood uses, including
-the "restart" of an AR(1) error after an interior gap.
+the first of them.
+
+The filter sees the data only through the collapsed statistics
+``b_t = Z_t' W_t ỹ_t`` and ``C_t = Z_t' W_t Z_t`` (:mod:`bdfm.statespace.stats`:
+``ỹ_t`` the observed y_t, quasi-differenced under AR(1) errors, ``Z_t`` its design on
+the state ``x_t`` = f_t, or (f_t, f_{t-1}) under AR(1) errors, ``W_t`` the inverse
+variances of its independent errors). So y⁺ is never formed (random stream 2):
+``b⁺_t = C_t x⁺_t + L_t z_t`` with ``L_t L_t' = C_t`` and z_t standard normal has
+exactly the law of ``Z_t' W_t ỹ⁺_t`` — the errors of ``ỹ_t`` are independent over
+dates — at O(T d³) instead of O(T N k) and with d instead of N normals per date.
+Random stream 1 (fits saved before the stream was recorded) simulated y⁺ itself;
+:func:`simulation_smoother` keeps it to rebuild those draws. Both follow the
+error model the likelihood uses, including the "restart" of an AR(1) error after
+an interior gap (a date whose ``ỹ_t`` is y_t with the stationary error variance).
 
 θ may include time-varying variances (stochastic volatility, scale mixtures), with
 the semantics of :func:`bdfm.statespace.assemble.dfm_loglike_pointwise`:
@@ -32,31 +43,28 @@ import numpy as np
 from numba import njit
 
 from bdfm.statespace import kernels
-from bdfm.statespace.inputs import companion_matrix, obs_stats, stationary_cov, transition_top
+from bdfm.statespace.inputs import (
+    companion_matrix,
+    obs_b,
+    obs_stats,
+    stationary_cov,
+    transition_top,
+)
 from bdfm.statespace.smooth_means import smooth_means
 from bdfm.statespace.stats import ar1_inputs
 
-__all__ = ["simulation_smoother"]
+__all__ = ["STREAM", "simulation_smoother"]
+
+#: Version of the random stream of :func:`simulation_smoother` (recorded in fits, so
+#: that a saved fit's factor draws are rebuilt from the stream they were drawn with).
+STREAM = 2
 
 
-def _stats(y, mask, lam, sd, rho, ar1, scale):
-    """Collapsed statistics ``(C, b)``; ``scale`` (T, N) multiplies σ², None for ones."""
-    return obs_stats(y, mask, lam, sd, rho, ar1, scale)[:2]
-
-
-def _smoothed_means(ys, y_lags, mask, c, lam, sd, rho, top, q, P0, scale=None):
-    """E[f_t | y] (R, T, k) for each data set in ``ys`` (zeros where missing; same mask).
-
-    ``y_lags`` only for AR(1). One covariance pass of the filter serves all of them.
-    """
-    stats = [
-        _stats(y, mask, lam, sd, rho, None if rho is None else {**c, "y_lag": y_lag}, scale)
-        for y, y_lag in zip(ys, y_lags, strict=True)
-    ]
-    C = stats[0][0]
-    _, _, P_pred, _, P_filt = kernels.filter_full(C, stats[0][1], top, q, P0)
-    B = np.stack([b for _, b in stats])
-    return smooth_means(C, B, top, P_pred, P_filt)[:, :, : lam.shape[1]]
+def _smoothed_means(C, B, top, q, P0):
+    """Smoothed state means (R, T, m) for the right-hand sides ``B`` (R, T, d) that share
+    the precisions ``C``: one covariance pass of the filter serves all of them."""
+    _, _, P_pred, _, P_filt = kernels.filter_full(C, B[0], top, q, P0)
+    return smooth_means(C, B, top, P_pred, P_filt)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -85,31 +93,92 @@ def _factor_paths(comp, state, shocks, k):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _ar1_errors(eps, fresh, rho, m_start):
-    """AR(1) errors u_t = ρ u_{t-1} + ε_t, restarted (fresh draw) where ``m_start`` is set."""
-    D, n_time, n = eps.shape
-    u = np.empty_like(eps)
+def _observations(f, lam, z, z_fresh, restart, idio_sd, scale, rho):
+    """y⁺ (D, T, N) = f Λ' + u from standard normals ``z`` (and ``z_fresh`` for AR(1)).
+
+    iid errors (``rho`` empty): u = σ √s z. AR(1) errors: u_t = ρ u_{t-1} + σ √s z_t,
+    restarted from its stationary law σ √s / √(1 − ρ²) z_fresh[d, restart[t, i]] where
+    ``restart`` (T, N) is not negative (the first observation, after an interior gap,
+    and t = 0). ``scale`` (D, T, N) multiplies σ², empty for ones.
+    """
+    D, n_time, k = f.shape
+    n = lam.shape[1]
+    ar1 = rho.shape[0] > 0
+    y = np.empty((D, n_time, n))
+    u = np.zeros(n)
     for d in range(D):
-        for i in range(n):
-            u[d, 0, i] = fresh[d, 0, i]
-            for t in range(1, n_time):
-                if m_start[t, i] > 0:
-                    u[d, t, i] = fresh[d, t, i]
+        for t in range(n_time):
+            for i in range(n):
+                s = idio_sd[d, i]
+                if scale.shape[0] > 0:
+                    s = s * np.sqrt(scale[d, t, i])
+                e = z[d, t, i] * s
+                if ar1:
+                    if restart[t, i] >= 0:
+                        u[i] = z_fresh[d, restart[t, i]] * (s / np.sqrt(1.0 - rho[d, i] ** 2))
+                    else:
+                        u[i] = rho[d, i] * u[i] + e
                 else:
-                    u[d, t, i] = rho[d, i] * u[d, t - 1, i] + eps[d, t, i]
-    return u
+                    u[i] = e
+                acc = 0.0
+                for j in range(k):
+                    acc += f[d, t, j] * lam[d, i, j]
+                y[d, t, i] = acc + u[i]
+    return y
 
 
-def _simulate_batch(
-    rng, factor_ar, loadings, idio_sd, idio_ar, m_start, n_time, factor_var=None, obs_scale=None
-):
-    """Simulate (f⁺, y⁺) for a batch of D parameter draws: (D, T, k), (D, T, N).
+@njit(cache=True, nogil=True, error_model="numpy")
+def _collapsed_b(C, f, z):
+    """b⁺ (T, d) = C_t x⁺_t + L_t z_t, L_t L_t' = C_t (module docstring; stream 2).
 
-    ``factor_var`` (D, T, k) and ``obs_scale`` (D, T, N) are optional time-varying
-    variances (None: ones). The random numbers drawn do not depend on them.
+    ``C`` (T, d, d) collapsed precisions, ``f`` (T, k) simulated factors, x_t = f_t
+    (d = k) or (f_t, f_{t-1}) (d = 2k; f_{-1} enters no statistic at t = 0: every
+    observed error starts there), ``z`` (T, d) standard normals. C_t is only positive
+    semidefinite where fewer than d series are observed: a pivot below 1e-12 of the
+    largest diagonal entry gives a zero column of L_t (exact for a singular C_t).
+    """
+    n_time, d, _ = C.shape
+    k = f.shape[1]
+    out = np.empty((n_time, d))
+    L = np.zeros((d, d))
+    x = np.zeros(d)
+    for t in range(n_time):
+        tol = 0.0
+        for i in range(d):
+            tol = max(tol, C[t, i, i])
+            x[i] = f[t, i] if i < k else (f[t - 1, i - k] if t > 0 else 0.0)
+        tol *= 1e-12
+        for j in range(d):
+            piv = C[t, j, j]
+            for m in range(j):
+                piv -= L[j, m] * L[j, m]
+            if piv > tol:
+                L[j, j] = np.sqrt(piv)
+                for i in range(j + 1, d):
+                    acc = C[t, i, j]
+                    for m in range(j):
+                        acc -= L[i, m] * L[j, m]
+                    L[i, j] = acc / L[j, j]
+            else:
+                for i in range(j, d):
+                    L[i, j] = 0.0
+        for i in range(d):
+            acc = 0.0
+            for j in range(d):
+                acc += C[t, i, j] * x[j]
+            for j in range(i + 1):
+                acc += L[i, j] * z[t, j]
+            out[t, i] = acc
+    return out
+
+
+def _simulate_factors(rng, factor_ar, n_time, factor_var=None):
+    """f⁺ (D, T, k) for a batch of D draws of the VAR coefficients (D, p, k, k).
+
+    Draws, in this order, the first companion state of each draw (stationary law)
+    and the shocks (T - 1, D, k); ``factor_var`` (D, T, k) scales them (None: ones).
     """
     D, p, k, _ = factor_ar.shape
-    n = loadings.shape[1]
     comp = np.stack([companion_matrix(a) for a in factor_ar])
     state = np.empty((D, k * p))
     for d in range(D):
@@ -122,22 +191,43 @@ def _simulate_batch(
     shocks = rng.standard_normal((n_time - 1, D, k))
     if factor_var is not None:
         shocks *= np.sqrt(np.moveaxis(factor_var[:, 1:], 1, 0))
-    f = _factor_paths(np.ascontiguousarray(comp), state, shocks, k)
-    sd = idio_sd[:, None, :]
-    if obs_scale is not None:
-        sd = sd * np.sqrt(obs_scale)  # (D, T, N)
-    eps = rng.standard_normal((D, n_time, n)) * sd
-    if idio_ar is not None:
-        stat_sd = sd / np.sqrt(1.0 - idio_ar[:, None, :] ** 2)
-        fresh = rng.standard_normal((D, n_time, n)) * stat_sd
-        eps = _ar1_errors(
-            np.ascontiguousarray(np.broadcast_to(eps, (D, n_time, n))),
-            np.ascontiguousarray(np.broadcast_to(fresh, (D, n_time, n))),
-            np.ascontiguousarray(idio_ar),
-            np.ascontiguousarray(m_start, dtype=np.float64),
-        )
-    y = np.einsum("dtk,dnk->dtn", f, loadings) + eps
-    return f, y
+    return _factor_paths(np.ascontiguousarray(comp), state, shocks, k)
+
+
+def _simulate_data(rng, f, loadings, idio_sd, idio_ar, m_start, obs_scale=None):
+    """y⁺ (D, T, N) given f⁺ (D, T, k): random stream 1 (see the module docstring).
+
+    Draws the error normals (D, T, N) and, for AR(1) errors, one restart normal per
+    (t, i) (D, T N), used where the error restarts (t = 0, first observation, after
+    a gap). ``obs_scale`` (D, T, N) multiplies σ² (None: ones).
+    """
+    D, n_time, _ = f.shape
+    n = loadings.shape[1]
+    z = rng.standard_normal((D, n_time, n))
+    ar1 = idio_ar is not None
+    restart = np.full((n_time, n), -1)
+    z_fresh = np.empty((0, 0))
+    if ar1:
+        starts = (m_start > 0) | (np.arange(n_time) == 0)[:, None]
+        restart[starts] = np.flatnonzero(starts)
+        z_fresh = rng.standard_normal((D, n_time * n))
+    return _observations(
+        f,
+        np.ascontiguousarray(loadings),
+        z,
+        z_fresh,
+        restart,
+        np.ascontiguousarray(idio_sd),
+        np.empty((0, 0, 0)) if obs_scale is None else np.ascontiguousarray(obs_scale),
+        np.ascontiguousarray(idio_ar) if ar1 else np.empty((0, 0)),
+    )
+
+
+def _lagged(x):
+    """x shifted down one period, zero in the first row (the ``y_lag`` of ar1_inputs)."""
+    out = np.zeros_like(x)
+    out[1:] = x[:-1]
+    return out
 
 
 def _optional(draws, name, shape):
@@ -158,6 +248,7 @@ def simulation_smoother(
     n_state_lags: int,
     random_seed=None,
     batch: int = 100,
+    stream: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draws of the factors and their smoothed means, one per parameter draw.
 
@@ -182,6 +273,12 @@ def simulation_smoother(
     n_state_lags : lags of f in the state (:func:`bdfm.statespace.assemble.n_state_lags`).
     random_seed : seed or Generator for :func:`numpy.random.default_rng`.
     batch : draws simulated together.
+    stream : version of the random stream, :data:`STREAM` (the default) or 1. Both draw
+        per batch the first states (D, k p) and the factor shocks (T - 1, D, k); stream 2
+        then draws d normals per date (D, T, d) for the collapsed statistics b⁺ (d = k,
+        or 2k under AR(1) errors); stream 1 simulated the data y⁺: normals (D, T, N)
+        and, under AR(1) errors, restart normals (D, T N). Stream 1 gives the draws a
+        fit saved before the stream was recorded (rebuilt by :func:`bdfm.load`).
 
     Returns
     -------
@@ -193,6 +290,9 @@ def simulation_smoother(
     ValueError
         If ``factor_var`` or ``obs_scale`` does not have the shape above.
     """
+    stream = STREAM if stream is None else stream
+    if stream not in (1, STREAM):
+        raise ValueError(f"unknown random stream version {stream!r}: expected 1 or {STREAM}")
     rng = np.random.default_rng(random_seed)
     y = np.ascontiguousarray(y, dtype=float)
     mask = np.ascontiguousarray(mask, dtype=float)
@@ -204,21 +304,25 @@ def simulation_smoother(
     c = ar1_inputs(y, mask > 0) if rho_all is not None else {}
     m_start = c["m_start"] if rho_all is not None else None
     q = np.ones((n_time, k))
+    d_obs = k if rho_all is None else 2 * k
     factors = np.empty((D, n_time, k))
     smoothed = np.empty((D, n_time, k))
     for lo in range(0, D, batch):
         hi = min(D, lo + batch)
-        f_plus, y_plus = _simulate_batch(
-            rng,
-            np.asarray(draws["factor_ar"][lo:hi], dtype=float),
-            lam_all[lo:hi],
-            np.asarray(draws["idio_sd"][lo:hi], dtype=float),
-            None if rho_all is None else np.asarray(rho_all[lo:hi], dtype=float),
-            m_start,
-            n_time,
-            None if fv_all is None else fv_all[lo:hi],
-            None if scale_all is None else scale_all[lo:hi],
-        )
+        fv = None if fv_all is None else fv_all[lo:hi]
+        f_plus = _simulate_factors(rng, np.asarray(draws["factor_ar"][lo:hi], float), n_time, fv)
+        if stream == 1:
+            y_plus = _simulate_data(
+                rng,
+                f_plus,
+                lam_all[lo:hi],
+                np.asarray(draws["idio_sd"][lo:hi], dtype=float),
+                None if rho_all is None else np.asarray(rho_all[lo:hi], dtype=float),
+                m_start,
+                None if scale_all is None else scale_all[lo:hi],
+            )
+        else:
+            z = rng.standard_normal((hi - lo, n_time, d_obs))
         for j, d in enumerate(range(lo, hi)):
             lam = lam_all[d]
             sd = draws["idio_sd"][d]
@@ -230,11 +334,14 @@ def simulation_smoother(
                 q_d = np.ascontiguousarray(fv_all[d])
                 P0 = stationary_cov(top, q_d[0])
             scale = None if scale_all is None else np.ascontiguousarray(scale_all[d])
-            diff = np.ascontiguousarray((y - y_plus[j]) * mask)
-            diff_lag = ar1_inputs(diff, mask > 0)["y_lag"] if rho is not None else None
-            means = _smoothed_means(
-                (y, diff), (c.get("y_lag"), diff_lag), mask, c, lam, sd, rho, top, q_d, P0, scale
-            )
-            factors[d] = f_plus[j] + means[1]
-            smoothed[d] = means[0]
+            C, b0, _ = obs_stats(y, mask, lam, sd, rho, c or None, scale)
+            if stream == 1:  # b of y - y⁺, from the simulated data
+                diff = np.ascontiguousarray((y - y_plus[j]) * mask)
+                ar1 = {**c, "y_lag": _lagged(diff)} if c else None
+                b_diff = obs_b(diff, mask, lam, sd, rho, ar1, scale)
+            else:  # b of y - y⁺ straight from the collapsed law of b⁺
+                b_diff = b0 - _collapsed_b(C, f_plus[j], z[j])
+            means = _smoothed_means(C, np.stack([b0, b_diff]), top, q_d, P0)
+            factors[d] = f_plus[j] + means[1, :, :k]
+            smoothed[d] = means[0, :, :k]
     return factors, smoothed

@@ -24,8 +24,10 @@ from numba import njit
 from bdfm.statespace._nb import add_into, fill, log1d, sym, transpose
 
 __all__ = [
+    "ar1_b",
     "ar1_stats",
     "ar1_stats_grad",
+    "iid_b",
     "iid_stats",
     "iid_stats_grad",
     "lyapunov",
@@ -423,6 +425,40 @@ def ar1_stats_grad(y, y_lag, m_diff, m_start, lam, var, rho, scale, gC, gb, gc):
         add_into(dLLp, a3.T @ H22)
     _loadings_from_packed(dLLp, lam, pairs, dlam)
     return dlam, dvar, drho, dscale
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def iid_b(y, mask, lam, var, scale):
+    """Only ``b (T, k)`` of :func:`iid_stats` (no precision terms: O(T N k))."""
+    T, N = y.shape
+    b = np.empty((T, lam.shape[1]))
+    B = _block_rows(N)
+    log_var = np.zeros(N)  # unused: no constant is computed
+    for t0 in range(0, T, B):
+        nb = min(B, T - t0)
+        W = np.empty((nb, N))
+        Wy = np.empty((nb, N))
+        _iid_block(y, mask, var, log_var, scale, t0, nb, W, Wy, np.empty(0))
+        b[t0 : t0 + nb] = Wy @ lam
+    return b
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ar1_b(y, y_lag, m_diff, m_start, lam, var, rho, scale):
+    """Only ``b (T, 2k)`` of :func:`ar1_stats` (no precision terms: O(T N k))."""
+    T, N = y.shape
+    k = lam.shape[1]
+    b = np.empty((T, 2 * k))
+    B = _block_rows(N)
+    no_logs = np.zeros(N)  # unused: no constant is computed
+    for t0 in range(0, T, B):
+        nb = min(B, T - t0)
+        _, _, _, B1, B2 = _ar1_coefficients(
+            y, y_lag, m_diff, m_start, var, rho, scale, no_logs, no_logs, t0, nb, np.empty(0)
+        )
+        b[t0 : t0 + nb, :k] = B1 @ lam
+        b[t0 : t0 + nb, k:] = B2 @ lam
+    return b
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

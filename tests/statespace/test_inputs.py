@@ -139,3 +139,20 @@ def test_filter_inputs_with_volatility_paths_give_the_graph_loglik(ar1, rng):
     np.testing.assert_allclose(ll, graph, rtol=1e-10, atol=1e-10)
     plain = inputs.filter_inputs(y, mask, lam, A, sd, rho, n_lags=n_lags)
     assert not np.allclose(plain.C, fi.C)  # the paths were used
+
+
+@pytest.mark.parametrize("ar1", [False, True])
+@pytest.mark.parametrize("scaled", [False, True])
+def test_obs_b_is_the_b_of_obs_stats(ar1, scaled, rng):
+    """``obs_b`` (b alone, for a second data set with the same mask) = obs_stats' b."""
+    T, N, k = 37, 6, 3
+    lam = rng.standard_normal((N, k))
+    sd = rng.uniform(0.5, 1.5, N)
+    rho = rng.uniform(-0.5, 0.8, N) if ar1 else None
+    mask = rng.random((T, N)) > 0.2
+    y = np.where(mask, rng.standard_normal((T, N)), 0.0)
+    scale = rng.uniform(0.5, 2.0, (T, N)) if scaled else None
+    _, b, _ = inputs.obs_stats(y, mask, lam, sd, rho, None, scale)
+    np.testing.assert_allclose(
+        inputs.obs_b(y, mask, lam, sd, rho, None, scale), b, rtol=1e-13, atol=1e-14
+    )

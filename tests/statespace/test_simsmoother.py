@@ -138,3 +138,82 @@ def test_volatility_path_shapes_are_checked():
         simulation_smoother(y, mask, {**draws, "factor_var": kw["factor_var"]}, 1)
     with pytest.raises(ValueError, match="obs_scale"):
         simulation_smoother(y, mask, {**draws, "obs_scale": kw["obs_scale"][None, 1:]}, 1)
+
+
+def _reference_batch(rng, factor_ar, loadings, idio_sd, idio_ar, m_start, n_time):
+    """(f⁺, y⁺) of one draw by plain loops, drawing stream 1's normals in its order."""
+    k = loadings.shape[1]
+    n = loadings.shape[0]
+    from bdfm.statespace.inputs import companion_matrix, stationary_cov
+
+    comp = companion_matrix(factor_ar)
+    m = comp.shape[0]
+    P0 = stationary_cov(comp[:k, :])
+    s = np.linalg.cholesky(P0 + 1e-12 * np.eye(m)) @ rng.standard_normal(m)
+    shocks = rng.standard_normal((n_time - 1, 1, k))
+    f = np.empty((n_time, k))
+    f[0] = s[:k]
+    for t in range(1, n_time):
+        s = comp @ s
+        s[:k] += shocks[t - 1, 0]
+        f[t] = s[:k]
+    z = rng.standard_normal((1, n_time, n))[0]
+    starts = (m_start > 0) | (np.arange(n_time) == 0)[:, None]
+    fresh = rng.standard_normal((1, n_time, n))[0]
+    u = np.empty((n_time, n))
+    for t in range(n_time):
+        for i in range(n):
+            if starts[t, i]:
+                u[t, i] = fresh[t, i] * idio_sd[i] / np.sqrt(1 - idio_ar[i] ** 2)
+            else:
+                u[t, i] = idio_ar[i] * u[t - 1, i] + z[t, i] * idio_sd[i]
+    return f, f @ loadings.T + u
+
+
+def test_stream_1_simulates_the_data_in_the_documented_order():
+    """Stream 1 (the draws of fits saved before the stream was recorded) simulates y⁺
+    with a restart normal for every (t, i): checked against plain loops."""
+    from bdfm.statespace.simsmoother import _simulate_data, _simulate_factors
+
+    rng = np.random.default_rng(4)
+    n_time, n, k = 30, 4, 2
+    factor_ar = np.array([[[0.5, 0.1], [0.0, 0.3]]])
+    lam = rng.normal(size=(n, k))
+    sd, rho = rng.uniform(0.5, 1.5, n), rng.uniform(0.0, 0.8, n)
+    m_start = np.zeros((n_time, n))
+    m_start[[0, 0, 0, 0, 7, 12], [0, 1, 2, 3, 1, 3]] = 1.0
+    gen = np.random.default_rng(9)
+    f = _simulate_factors(gen, factor_ar[None], n_time)
+    y = _simulate_data(gen, f, lam[None], sd[None], rho[None], m_start)
+    f_ref, y_ref = _reference_batch(
+        np.random.default_rng(9), factor_ar, lam, sd, rho, m_start, n_time
+    )
+    np.testing.assert_allclose(f[0], f_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y[0], y_ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("rank", [4, 2, 0])
+def test_collapsed_b_is_c_x_plus_a_square_root_of_c(rank):
+    """b⁺_t = C_t x_t + L_t z_t with L_t L_t' = C_t, also for a singular C_t (fewer
+    series observed than state dimensions) and C_t = 0 (nothing observed)."""
+    from bdfm.statespace.simsmoother import _collapsed_b
+
+    rng = np.random.default_rng(rank)
+    d, k, n_time = 4, 2, 3
+    Z = rng.normal(size=(n_time, rank, d))
+    C = np.einsum("tri,trj->tij", Z, Z)
+    f = rng.normal(size=(n_time, k))
+    x = np.concatenate([f, np.vstack([np.zeros(k), f[:-1]])], axis=1)
+    no_noise = _collapsed_b(C, f, np.zeros((n_time, d)))
+    np.testing.assert_allclose(no_noise, np.einsum("tij,tj->ti", C, x), atol=1e-12)
+    for t in range(n_time):
+        cols = [_collapsed_b(C[t : t + 1], f[t : t + 1], np.eye(d)[j][None])[0] for j in range(d)]
+        L = np.array(cols).T - (C[t] @ np.concatenate([f[t], np.zeros(k)]))[:, None]
+        np.testing.assert_allclose(L @ L.T, C[t], atol=1e-9)
+        assert np.allclose(L, np.tril(L))
+
+
+def test_unknown_stream_is_refused():
+    params, _, y, mask, _ = _tv_setup("iid")
+    with pytest.raises(ValueError, match="stream"):
+        simulation_smoother(y, mask, {k: v[None] for k, v in params.items()}, 1, stream=3)
