@@ -248,6 +248,9 @@ def main(argv=None):
     ap.add_argument(
         "--big-only", action="store_true", help="only (200, 1000, 5), bdfm (implies --no-pmx)"
     )
+    ap.add_argument("--only", nargs=3, type=int, metavar=("N", "T", "K"), help="one bdfm fit")
+    ap.add_argument("--chains", type=int, default=4, help="with --only")
+    ap.add_argument("--draws", type=int, default=1000, help="with --only (also tune)")
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--pmx-worker", nargs=7, type=float, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -257,8 +260,8 @@ def main(argv=None):
     t_all = time.perf_counter()
     rows = []
     size = (50, 500, 3)
-    if args.big_only:
-        args.big, args.no_bdfm, args.no_pmx = True, True, True
+    if args.big_only or args.only:
+        args.big, args.no_bdfm, args.no_pmx = not args.only, True, True
     if not args.no_bdfm:
         for sz in (size, (100, 500, 3)):
             print(f"bdfm fit at {sz} ...", flush=True)
@@ -282,11 +285,19 @@ def main(argv=None):
         print(f"bdfm fit at {size} ...", flush=True)
         rows.append({"size": size, "who": "bdfm", **run_bdfm(*size, 1000, 1000, 4)})
         print(rows[-1], flush=True)
+    if args.only:
+        size = tuple(args.only)
+        print(f"bdfm fit at {size} ...", flush=True)
+        res = run_bdfm(*size, args.draws, args.draws, args.chains)
+        rows.append({"size": size, "who": "bdfm", **res})
+        print(rows[-1], flush=True)
     info = machine_info()
     report = build_report(info, rows, time.perf_counter() - t_all)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tag = "_big" if args.big_only else ("_pmx" if args.no_bdfm else "")
+    if args.only:
+        tag = "_" + "x".join(map(str, args.only))
     stem = out / f"fit_{date.today().isoformat()}{tag}"
     stem.with_suffix(".md").write_text(report)
     stem.with_suffix(".json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1))

@@ -143,25 +143,29 @@ def _collapsed_b(C, f, z):
     L = np.zeros((d, d))
     x = np.zeros(d)
     for t in range(n_time):
+        same = t > 0  # C_t = C_{t-1} (same series observed, constant variances): keep L
         tol = 0.0
         for i in range(d):
             tol = max(tol, C[t, i, i])
             x[i] = f[t, i] if i < k else (f[t - 1, i - k] if t > 0 else 0.0)
+            for j in range(d):
+                same = same and C[t, i, j] == C[t - 1, i, j]
         tol *= 1e-12
-        for j in range(d):
-            piv = C[t, j, j]
-            for m in range(j):
-                piv -= L[j, m] * L[j, m]
-            if piv > tol:
-                L[j, j] = np.sqrt(piv)
-                for i in range(j + 1, d):
-                    acc = C[t, i, j]
-                    for m in range(j):
-                        acc -= L[i, m] * L[j, m]
-                    L[i, j] = acc / L[j, j]
-            else:
-                for i in range(j, d):
-                    L[i, j] = 0.0
+        if not same:
+            for j in range(d):
+                piv = C[t, j, j]
+                for m in range(j):
+                    piv -= L[j, m] * L[j, m]
+                if piv > tol:
+                    L[j, j] = np.sqrt(piv)
+                    for i in range(j + 1, d):
+                        acc = C[t, i, j]
+                        for m in range(j):
+                            acc -= L[i, m] * L[j, m]
+                        L[i, j] = acc / L[j, j]
+                else:
+                    for i in range(j, d):
+                        L[i, j] = 0.0
         for i in range(d):
             acc = 0.0
             for j in range(d):
