@@ -183,10 +183,33 @@ class Prior:
         try:
             return getattr(pm, self.dist)(name, **params, dims=dims)
         except TypeError as err:
-            raise ValueError(
-                f"the loadings prior must be a location-scale distribution with mu and sigma "
-                f"(Normal, StudentT), got {self.dist}: {err}"
-            ) from None
+            raise _not_location_scale(self.dist, err) from None
+
+    def logp_location_scale(self, value, loc, scale):
+        """Elementwise log-density at ``value`` of the prior shifted by ``loc``, scaled by ``scale``.
+
+        The density of :meth:`create_location_scale`, for parameterisations that build
+        the variable themselves (:mod:`bdfm.inference.gauge`).
+        """
+        import pymc as pm
+
+        if any(isinstance(v, Prior) for v in self.params.values()):
+            raise ValueError("hyper-priors go in the scale priors, not in the loadings prior")
+        params = dict(self.params)
+        params["mu"] = params.get("mu", 0.0) + loc
+        params["sigma"] = params.get("sigma", 1.0) * scale
+        try:
+            dist = getattr(pm, self.dist).dist(**params)
+        except TypeError as err:
+            raise _not_location_scale(self.dist, err) from None
+        return pm.logp(dist, value)
+
+
+def _not_location_scale(dist: str, err: Exception) -> ValueError:
+    return ValueError(
+        f"the loadings prior must be a location-scale distribution with mu and sigma "
+        f"(Normal, StudentT), got {dist}: {err}"
+    )
 
 
 def _as_prior(name: str, value) -> Prior:

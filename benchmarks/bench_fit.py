@@ -252,6 +252,7 @@ def main(argv=None):
     ap.add_argument("--chains", type=int, default=4, help="with --only")
     ap.add_argument("--draws", type=int, default=1000, help="with --only (also tune)")
     ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--tag", default="", help="suffix of the results file name")
     ap.add_argument("--pmx-worker", nargs=7, type=float, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.pmx_worker:
@@ -298,7 +299,7 @@ def main(argv=None):
     tag = "_big" if args.big_only else ("_pmx" if args.no_bdfm else "")
     if args.only:
         tag = "_" + "x".join(map(str, args.only))
-    stem = out / f"fit_{date.today().isoformat()}{tag}"
+    stem = out / f"fit_{date.today().isoformat()}{tag}{args.tag}"
     stem.with_suffix(".md").write_text(report)
     stem.with_suffix(".json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
     print(report)

@@ -1,4 +1,4 @@
-"""Mixing at scale: nutpie's mass-matrix switch frequency at (200, 1000, 5).
+"""Mixing at scale: the loadings' parameterisation (``gauge``) and nutpie's mass-matrix switch.
 
 The (200, 1000, 5) AR(1) model (simulated panel of ``bench_loglike.py``) mixed
 badly with nutpie's defaults: the slow directions are the gauge directions of the
@@ -10,7 +10,11 @@ switch frequencies (everything else bdfm's defaults) and reports, per setting, t
 min bulk ESS over the loadings, factor AR, idiosyncratic sd and AR, the min over
 each group, R-hat, divergences, tree steps and sampling time.
 
-Run by hand: ``python benchmarks/bench_mixing.py [--freqs 80 default] [--tune 1000]
+``--gauges direct split`` compares sampling the loadings directly with the gauge-split
+coordinates (:mod:`bdfm.inference.gauge`, bdfm's default), which give the gauge directions
+their own coordinates.
+
+Run by hand: ``python benchmarks/bench_mixing.py [--gauges direct split] [--freqs 80 default] [--tune 1000]
 [--draws 400] [--chains 2]``; default environment (no thread variables).
 Results go to ``benchmarks/results/mixing_<date>.{md,json}``.
 """
@@ -50,11 +54,12 @@ def _group_ess(idata):
     return out
 
 
-def run(size, freq, draws, tune, chains):
+def run(size, freq, draws, tune, chains, gauge="split"):
     import bdfm
 
     model = bdfm.DynamicFactorModel(_frame(*size), n_factors=size[2], idiosyncratic="ar1")
     kwargs = {} if freq == "default" else {"mass_matrix_switch_freq": int(freq)}
+    kwargs["gauge"] = gauge
     t0 = time.perf_counter()
     fit = model.fit(
         draws=draws, tune=tune, chains=chains, random_seed=1, progressbar=False, **kwargs
@@ -64,6 +69,7 @@ def run(size, freq, draws, tune, chains):
     steps = fit.idata.sample_stats["n_steps"]
     return {
         "switch_freq": freq if freq != "default" else f"default ({max(80, tune // 2)})",
+        "gauge": gauge,
         "wall_s": wall,
         "sample_s": fit.timings["sample_s"],
         "min_ess_bulk": min(g["min_ess_bulk"] for g in groups.values()),
@@ -76,42 +82,46 @@ def run(size, freq, draws, tune, chains):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--freqs", nargs="+", default=["80", "default"])
+    ap.add_argument("--freqs", nargs="+", default=["default"])
+    ap.add_argument("--gauges", nargs="+", default=["direct", "split"])
     ap.add_argument("--size", nargs=3, type=int, default=[200, 1000, 5])
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--draws", type=int, default=400)
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--tag", default="", help="suffix of the results file name")
     args = ap.parse_args(argv)
     size = tuple(args.size)
     rows = []
-    for freq in args.freqs:
-        print(f"switch freq {freq} ...", flush=True)
-        rows.append(run(size, freq, args.draws, args.tune, args.chains))
-        print(rows[-1], flush=True)
+    for gauge in args.gauges:
+        for freq in args.freqs:
+            print(f"gauge {gauge}, switch freq {freq} ...", flush=True)
+            rows.append(run(size, freq, args.draws, args.tune, args.chains, gauge))
+            print(rows[-1], flush=True)
     info = machine_info()
     lines = [
-        f"# Mixing at scale: nutpie mass-matrix switch frequency ({date.today().isoformat()})",
+        f"# Mixing at scale: loading parameterisation and nutpie's mass-matrix switch "
+        f"frequency ({date.today().isoformat()})",
         "",
         f"Script: `benchmarks/bench_mixing.py`. Model {size} (N, T, k), AR(1) errors, bdfm "
         f"defaults; {args.chains} chains x ({args.tune} tune + {args.draws} draws), seed 1. "
         f"Machine: {info}",
         "",
-        "| switch freq | min bulk ESS | loadings | factor_ar | idio_sd | idio_ar | max R-hat "
-        "| steps/draw | divergences | sampling s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| gauge | switch freq | min bulk ESS | loadings | factor_ar | idio_sd | idio_ar "
+        "| max R-hat | steps/draw | divergences | sampling s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         g = r["groups"]
         lines.append(
-            f"| {r['switch_freq']} | {r['min_ess_bulk']:.0f} "
+            f"| {r['gauge']} | {r['switch_freq']} | {r['min_ess_bulk']:.0f} "
             + " ".join(f"| {g[n]['min_ess_bulk']:.0f}" for n in KEYS_BDFM)
             + f" | {r['max_rhat']:.3f} | {r['mean_tree_steps']:.1f} | {r['divergences']} "
             f"| {r['sample_s']:.0f} |"
         )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"mixing_{date.today().isoformat()}"
+    stem = out / f"mixing_{date.today().isoformat()}{args.tag}"
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     stem.with_suffix(".json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
     print("\n".join(lines))

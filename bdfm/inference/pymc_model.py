@@ -10,6 +10,8 @@ each free loading ``λ_ij ~ prior("loadings")`` shifted by ``M_ij`` and scaled b
 * ``M`` — group means with partial pooling (``groups={series: group}``):
   ``λ_ij ~ N(τ_j m_{g(i)j}, (τ_j ω_{g(i)})²)``; anchors are not pooled;
 * the anchors of the lower-triangular identification are half-normal (positive);
+  ``BayesSpec.gauge="split"`` samples the same loadings prior in coordinates that
+  separate the gauge directions (:mod:`bdfm.inference.gauge`);
 * block restrictions (``blocks={series: [factors]}``) and the identification's
   zeros are structural: those loadings are not parameters at all.
 
@@ -43,6 +45,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from bdfm.dims import FACTOR, FACTOR_FROM, LAG, LOADING, SERIES, TIME, factor_labels
+from bdfm.inference.gauge import gauge_pattern
 from bdfm.inference.identification import IDENTIFICATION_CHOICES
 from bdfm.inference.transforms import stationary_var
 from bdfm.priors import Prior, default_priors, resolve_priors, volatility_priors
@@ -53,6 +56,7 @@ __all__ = ["LOADING_CHOICES", "BayesSpec", "build_pymc_model", "make_bayes_spec"
 
 LOADING_CHOICES = ("shrinkage", "normal", "horseshoe")
 DYNAMICS_CHOICES = ("var", "diagonal")
+GAUGE_CHOICES = ("direct", "split")
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,12 @@ class BayesSpec:
     groups : tuple of group labels per series, or None.
     blocks : (N, k) tuple-of-tuples of bools (allowed loadings), or None.
     dynamics : {"var", "diagonal"}
+    gauge : {"direct", "split"}
+        How NUTS sees the loadings (the model is the same): ``"direct"``, one
+        variable per loading (generative: ``pm.draw`` works); ``"split"``, the
+        gauge directions as their own coordinates (:mod:`bdfm.inference.gauge`;
+        lower-triangular identification only; what :func:`bdfm.inference.fitting.fit`
+        samples).
     """
 
     loadings: str = "shrinkage"
@@ -75,6 +85,7 @@ class BayesSpec:
     groups: tuple[str, ...] | None = None
     blocks: tuple[tuple[bool, ...], ...] | None = None
     dynamics: str = "var"
+    gauge: str = "direct"
 
     def __post_init__(self) -> None:
         errors = []
@@ -87,6 +98,10 @@ class BayesSpec:
             )
         if self.dynamics not in DYNAMICS_CHOICES:
             errors.append(f"dynamics must be one of {DYNAMICS_CHOICES}, got {self.dynamics!r}")
+        if self.gauge not in GAUGE_CHOICES:
+            errors.append(f"gauge must be one of {GAUGE_CHOICES}, got {self.gauge!r}")
+        elif self.gauge == "split" and self.identification != "lower_triangular":
+            errors.append("gauge='split' needs identification='lower_triangular'")
         if self.groups is not None and self.loadings == "horseshoe":
             errors.append("groups=... and loadings='horseshoe' cannot be combined; pick one")
         if errors:
@@ -142,6 +157,7 @@ def make_bayes_spec(
     groups: Mapping | None = None,
     blocks: Mapping | None = None,
     dynamics: str = "var",
+    gauge: str = "direct",
     reference_loadings: np.ndarray | None = None,
 ) -> BayesSpec:
     """Resolve user options (series names) into a :class:`BayesSpec` (indices)."""
@@ -192,7 +208,9 @@ def make_bayes_spec(
                         f"anchor series {columns[a]!r} of factor {j + 1} may not load on it "
                         "under the block restrictions; choose anchors inside each block"
                     )
-    return BayesSpec(loadings, identification, anchor_idx, group_labels, mask, dynamics)
+    if identification != "lower_triangular" and gauge == "split":
+        gauge = "direct"  # nothing to split: the rotation is left free and aligned afterwards
+    return BayesSpec(loadings, identification, anchor_idx, group_labels, mask, dynamics, gauge)
 
 
 def loading_layout(bspec: BayesSpec, n_series: int, k: int):
@@ -243,8 +261,10 @@ def _scales(bspec: BayesSpec, priors: Mapping[str, Prior], n: int, k: int, posit
     return M, S
 
 
-def _loadings(bspec: BayesSpec, priors: Mapping[str, Prior], columns, k: int):
+def _loadings(bspec: BayesSpec, priors: Mapping[str, Prior], columns, k: int, frame=None):
     """Centred loadings: free entries ~ prior(M, S), anchors ~ HalfNormal(S)."""
+    if bspec.gauge == "split":
+        return _split_loadings(bspec, priors, columns, k, frame)
     n = len(columns)
     free, positive = loading_layout(bspec, n, k)
     free_idx = np.flatnonzero(free.ravel())
@@ -273,6 +293,49 @@ def _loadings(bspec: BayesSpec, priors: Mapping[str, Prior], columns, k: int):
         lam_pos = pm.HalfNormal("loadings_anchor", sigma=sigma * S_flat[pos_idx], dims=FACTOR)
     lam = _scatter(n, k, free_idx, lam_free, pos_idx, lam_pos)
     return pm.Deterministic("loadings", lam, dims=(SERIES, FACTOR))
+
+
+def _split_loadings(bspec: BayesSpec, priors: Mapping[str, Prior], columns, k: int, frame):
+    """The same loadings prior through the gauge-split coordinates (``bdfm.inference.gauge``).
+
+    ``Λ = Λ₀ G + (I - P) Z``; the prior of every loading (anchors: the symmetric
+    counterpart of their half-normal, folded after sampling), and ``N(0, s²)`` on the
+    redundant projections ``U' Z``, enter as potentials.
+    """
+    n = len(columns)
+    free, positive = loading_layout(bspec, n, k)
+    active = free | positive
+    act_idx = np.flatnonzero(active.ravel())
+    free_flat = free.ravel()[act_idx]
+    model = pm.modelcontext(None)
+    labels = factor_labels(k)
+    model.add_coord(LOADING, [f"{columns[i // k]}:{labels[i % k]}" for i in act_idx])
+    M, S = _scales(bspec, priors, n, k, positive)
+    g_rows, g_cols = gauge_pattern(k, frame.lower)
+    lam0 = pm.Data("loading_reference", frame.lam0)
+    basis = pm.Data("loading_gauge_basis", frame.basis)  # (k, N, k): U_l, zero-padded
+    act = pm.Data("loading_active_index", act_idx)
+    z = pm.Flat("loadings_z", dims=LOADING)
+    g = pm.Flat("loadings_gauge", shape=len(g_rows))
+    Z = pt.zeros(n * k)
+    Z = pt.set_subtensor(Z[act], z).reshape((n, k))
+    G = pt.set_subtensor(pt.zeros((k, k))[g_rows, g_cols], g)
+    coef = (basis * Z.T[:, :, None]).sum(axis=1)  # (k, k): c_l = U_l' Z_l
+    E = Z - (basis * coef[:, None, :]).sum(axis=2).T
+    lam = pm.Deterministic("loadings", lam0 @ G + E, dims=(SERIES, FACTOR))
+    flat = lam.ravel()[act]
+    M_act, S_act = M.ravel()[act], S.ravel()[act]
+    sigma = priors["loadings"].params.get("sigma", 1.0)
+    free_lp = priors["loadings"].logp_location_scale(flat, M_act, S_act)
+    anchor_lp = pm.logp(pm.Normal.dist(0.0, sigma * S_act), flat)
+    pm.Potential("loadings_prior", pt.where(free_flat, free_lp, anchor_lp).sum())
+    # the redundant coordinates: any proper density leaves the loadings' marginal as is;
+    # a scale like the loadings' posterior spread keeps the geometry round
+    scale = 1.0 / np.sqrt(max(len(model.coords[TIME]), 1))
+    width = np.arange(k, 0, -1) if frame.lower else np.ones(k, dtype=int)  # vectors of U_l
+    used = np.arange(k)[None, :] < width[:, None]
+    pm.Potential("loadings_gauge_nuisance", pm.logp(pm.Normal.dist(0.0, scale), coef[used]).sum())
+    return lam
 
 
 def _factor_ar(bspec: BayesSpec, priors: Mapping[str, Prior], p: int, k: int):
@@ -331,8 +394,14 @@ def _volatility(spec, priors: Mapping[str, Prior], n_series: int, k: int):
     return factor_var, obs_scale
 
 
-def build_pymc_model(model, bspec: BayesSpec, priors: Mapping[str, Prior]) -> pm.Model:
-    """The PyMC model of ``model`` (a :class:`bdfm.DynamicFactorModel`)."""
+def build_pymc_model(model, bspec: BayesSpec, priors: Mapping[str, Prior], frame=None) -> pm.Model:
+    """The PyMC model of ``model`` (a :class:`bdfm.DynamicFactorModel`).
+
+    ``frame`` (a :class:`bdfm.inference.gauge.GaugeFrame`) is required when
+    ``bspec.gauge == "split"``.
+    """
+    if bspec.gauge == "split" and frame is None:
+        raise ValueError("gauge='split' needs the reference frame (bdfm.inference.gauge)")
     spec, panel = model.spec, model.panel
     k, p = spec.n_factors, spec.factor_order
     coords = {
@@ -352,7 +421,7 @@ def build_pymc_model(model, bspec: BayesSpec, priors: Mapping[str, Prior]) -> pm
                 pm.Data(name, c[name], dims=(TIME, SERIES))
                 for name in ("y_lag", "m_diff", "m_start")
             ]
-        loadings = _loadings(bspec, priors, list(panel.columns), k)
+        loadings = _loadings(bspec, priors, list(panel.columns), k, frame)
         factor_ar = _factor_ar(bspec, priors, p, k)
         idio_sd = priors["idio_sd"].create("idio_sd", dims=SERIES)
         params = [loadings, factor_ar, idio_sd]

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from bdfm.inference.gauge import GaugeFrame, gauge_frame
 from bdfm.inference.identification import rotate_params, rotation_to_anchors
 from bdfm.inference.pymc_model import BayesSpec, loading_layout
 
-__all__ = ["identified_params", "point_to_free"]
+__all__ = ["frame_of", "identified_params", "point_to_free", "split_frame"]
 
 _FLOOR = 1e-3
 
@@ -42,6 +43,26 @@ def identified_params(params: dict[str, np.ndarray], bspec: BayesSpec) -> dict[s
     return out
 
 
+def split_frame(reference_loadings: np.ndarray, bspec: BayesSpec) -> GaugeFrame | None:
+    """The gauge-split frame around the identified ``reference_loadings`` (None: degenerate)."""
+    lam = np.asarray(reference_loadings, dtype=float)
+    n, k = lam.shape
+    ident = identified_params({"loadings": lam, "factor_ar": np.zeros((1, k, k))}, bspec)
+    free, positive = loading_layout(bspec, n, k)
+    return gauge_frame(ident["loadings"], free | positive, lower=bspec.mask is None)
+
+
+def frame_of(pm_model, bspec: BayesSpec) -> GaugeFrame | None:
+    """The gauge-split frame a PyMC model was built with (None for ``gauge="direct"``)."""
+    if bspec.gauge != "split":
+        return None
+    return GaugeFrame(
+        np.asarray(pm_model["loading_reference"].get_value()),
+        np.asarray(pm_model["loading_gauge_basis"].get_value()),
+        lower=bspec.mask is None,
+    )
+
+
 def _ar_raw(factor_ar: np.ndarray, dynamics: str) -> np.ndarray:
     """Approximate unconstrained VAR values: each factor's own lag-1 coefficient only."""
     p, k, _ = factor_ar.shape
@@ -57,9 +78,15 @@ def _ar_raw(factor_ar: np.ndarray, dynamics: str) -> np.ndarray:
 
 
 def point_to_free(
-    params: dict[str, np.ndarray], bspec: BayesSpec, idiosyncratic: str
+    params: dict[str, np.ndarray],
+    bspec: BayesSpec,
+    idiosyncratic: str,
+    frame: GaugeFrame | None = None,
 ) -> dict[str, np.ndarray]:
-    """Free-variable values (constrained space, by name) for identified ``params``."""
+    """Free-variable values (constrained space, by name) for identified ``params``.
+
+    ``frame`` (:func:`frame_of`) is needed for ``bspec.gauge == "split"``.
+    """
     lam = np.asarray(params["loadings"], dtype=float)
     n, k = lam.shape
     free, positive = loading_layout(bspec, n, k)
@@ -88,9 +115,16 @@ def point_to_free(
                 sd[gi] = max(float(np.std(Z[rows] - mean[gi])), 0.05)
         out["group_loading_mean"] = mean
         out["group_loading_sd"] = sd
-    out["loadings_free"] = lam[free]
-    if positive.any():
-        out["loadings_anchor"] = lam[list(bspec.anchors), range(k)]
+    if bspec.gauge == "split":
+        if frame is None:
+            raise ValueError(
+                "gauge='split' needs the model's frame (bdfm.inference.start.frame_of)"
+            )
+        out["loadings_z"], out["loadings_gauge"] = frame.split(lam, allowed)
+    else:
+        out["loadings_free"] = lam[free]
+        if positive.any():
+            out["loadings_anchor"] = lam[list(bspec.anchors), range(k)]
     out["factor_ar_raw"] = _ar_raw(np.asarray(params["factor_ar"], dtype=float), bspec.dynamics)
     out["idio_sd"] = np.maximum(np.asarray(params["idio_sd"], dtype=float), _FLOOR)
     if idiosyncratic == "ar1":
