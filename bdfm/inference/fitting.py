@@ -244,8 +244,8 @@ def assemble_idata(
     post = post.assign_coords(
         {TIME: _time_index(model), FACTOR: factor_labels(model.spec.n_factors)}
     )
-    post, log_lik = derived_quantities(model, post, factor_seed, meta)
-    meta["factors_s"] = time.perf_counter() - t0 - meta.get("log_likelihood_s", 0.0)
+    post, log_lik = derived_quantities(model, post, factor_seed)
+    meta["factors_s"] = time.perf_counter() - t0  # factor draws and log-likelihood, one pass
     groups = {"posterior": post, **_data_groups(model)}
     if log_lik is not None:
         groups["log_likelihood"] = log_lik
@@ -276,7 +276,7 @@ def assemble_idata(
 
 
 def derived_quantities(
-    model, post: xr.Dataset, factor_seed: int, meta: dict | None = None, stream: int = STREAM
+    model, post: xr.Dataset, factor_seed: int, stream: int = STREAM
 ) -> tuple[xr.Dataset, xr.Dataset | None]:
     """The factor draws, their smoothed means and the pointwise log-likelihood of a posterior.
 
@@ -291,29 +291,30 @@ def derived_quantities(
     log_likelihood : Dataset with ``y`` (chain, draw, time), or None for models with
         latent volatility paths (no honest pointwise density is stored for them).
     """
-    meta = {} if meta is None else meta
     k = model.spec.n_factors
     draws = {n: stack_draws(post[n]) for n in model.param_names}
     draws |= volatility_paths(post, k, model.n_series)
-    factors, smoothed = simulation_smoother(
+    exact = model.spec.constant_gaussian
+    # the pointwise log-likelihood comes from the smoother's own filter pass (exact for the
+    # constant Gaussian model; with volatility paths there is none to store, see below)
+    factors, smoothed, *ll = simulation_smoother(
         model.panel.filled,
         model.panel.mask,
         draws,
         model.spec.n_state_lags,
         random_seed=factor_seed,
         stream=stream,
+        with_loglik=exact,
     )
     shape = (post.sizes[CHAIN], post.sizes[DRAW], model.n_time, k)
     fdims = (CHAIN, DRAW, TIME, FACTOR)
     post = post.copy()
     post["factors"] = (fdims, factors.reshape(shape))
     post["factors_smoothed"] = (fdims, smoothed.reshape(shape))
-    if not model.spec.constant_gaussian:
+    if not exact:
         return post, None
-    t0 = time.perf_counter()
     # in the units of observed_data (original units), so fits with different scalings compare
-    ll = pointwise_loglik(model, post)
-    meta["log_likelihood_s"] = time.perf_counter() - t0
+    ll = ll[0].reshape(shape[:3]) + model.panel.log_jacobian()
     log_lik = xr.Dataset(
         {"y": ((CHAIN, DRAW, TIME), ll)},
         coords={CHAIN: post[CHAIN], DRAW: post[DRAW], TIME: post[TIME]},

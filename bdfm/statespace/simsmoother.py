@@ -62,9 +62,12 @@ STREAM = 2
 
 def _smoothed_means(C, B, top, q, P0):
     """Smoothed state means (R, T, m) for the right-hand sides ``B`` (R, T, d) that share
-    the precisions ``C``: one covariance pass of the filter serves all of them."""
-    _, _, P_pred, _, P_filt = kernels.filter_full(C, B[0], top, q, P0)
-    return smooth_means(C, B, top, P_pred, P_filt)
+    the precisions ``C``: one covariance pass of the filter serves all of them.
+
+    Also returns the filter's state part of ``log p(y_t | y_{1:t-1})`` (T,) for ``B[0]``.
+    """
+    ll, _, P_pred, _, P_filt = kernels.filter_full(C, B[0], top, q, P0)
+    return smooth_means(C, B, top, P_pred, P_filt), ll
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -253,7 +256,8 @@ def simulation_smoother(
     random_seed=None,
     batch: int = 100,
     stream: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    with_loglik: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Draws of the factors and their smoothed means, one per parameter draw.
 
     Parameters
@@ -283,11 +287,16 @@ def simulation_smoother(
         or 2k under AR(1) errors); stream 1 simulated the data y⁺: normals (D, T, N)
         and, under AR(1) errors, restart normals (D, T N). Stream 1 gives the draws a
         fit saved before the stream was recorded (rebuilt by :func:`bdfm.load`).
+    with_loglik : bool
+        Also return the pointwise log-likelihood, from the same filter pass.
 
     Returns
     -------
     factors : (D, T, k) draws of f_{1:T} | y, θ_d.
     smoothed : (D, T, k) E[f_{1:T} | y, θ_d].
+    loglik : (D, T), only with ``with_loglik``: ``log p(y_t | y_{1:t-1}, θ_d)`` in model
+        units — given the volatility paths when ``factor_var``/``obs_scale`` are passed
+        (then it scores y_t with paths smoothed with y_t: not a predictive density).
 
     Raises
     ------
@@ -311,6 +320,7 @@ def simulation_smoother(
     d_obs = k if rho_all is None else 2 * k
     factors = np.empty((D, n_time, k))
     smoothed = np.empty((D, n_time, k))
+    loglik = np.empty((D, n_time)) if with_loglik else None
     for lo in range(0, D, batch):
         hi = min(D, lo + batch)
         fv = None if fv_all is None else fv_all[lo:hi]
@@ -338,14 +348,18 @@ def simulation_smoother(
                 q_d = np.ascontiguousarray(fv_all[d])
                 P0 = stationary_cov(top, q_d[0])
             scale = None if scale_all is None else np.ascontiguousarray(scale_all[d])
-            C, b0, _ = obs_stats(y, mask, lam, sd, rho, c or None, scale)
+            C, b0, const = obs_stats(y, mask, lam, sd, rho, c or None, scale)
             if stream == 1:  # b of y - y⁺, from the simulated data
                 diff = np.ascontiguousarray((y - y_plus[j]) * mask)
                 ar1 = {**c, "y_lag": _lagged(diff)} if c else None
                 b_diff = obs_b(diff, mask, lam, sd, rho, ar1, scale)
             else:  # b of y - y⁺ straight from the collapsed law of b⁺
                 b_diff = b0 - _collapsed_b(C, f_plus[j], z[j])
-            means = _smoothed_means(C, np.stack([b0, b_diff]), top, q_d, P0)
+            means, ll = _smoothed_means(C, np.stack([b0, b_diff]), top, q_d, P0)
             factors[d] = f_plus[j] + means[1, :, :k]
             smoothed[d] = means[0, :, :k]
+            if loglik is not None:
+                loglik[d] = const + ll
+    if loglik is not None:
+        return factors, smoothed, loglik
     return factors, smoothed

@@ -7,7 +7,7 @@ from bdfm.simulation import random_params, simulate
 from bdfm.spec import DFMSpec
 from bdfm.statespace.assemble import n_state_lags
 from bdfm.statespace.simsmoother import simulation_smoother
-from tests.conftest import dense_factor_posterior
+from tests.conftest import dense_factor_posterior, dense_loglike
 from tests.statespace.dense_tv import tv_factor_posterior, tv_y_cov
 
 
@@ -217,3 +217,36 @@ def test_unknown_stream_is_refused():
     params, _, y, mask, _ = _tv_setup("iid")
     with pytest.raises(ValueError, match="stream"):
         simulation_smoother(y, mask, {k: v[None] for k, v in params.items()}, 1, stream=3)
+
+
+@pytest.mark.parametrize(("idio", "p"), [("iid", 1), ("ar1", 1), ("ar1", 2)])
+def test_loglik_from_the_same_pass_is_the_exact_likelihood(idio, p):
+    """The pointwise log-likelihood of the smoother's filter pass (stored by fits) sums to the
+    dense joint-Gaussian density and equals the model's own pointwise likelihood."""
+    import bdfm
+
+    spec = DFMSpec(n_factors=2, factor_order=p, idiosyncratic=idio)
+    params = random_params(spec, 5, 12)
+    data, _ = simulate(spec, params, 25, random_seed=12)
+    y = data.to_numpy().copy()
+    y[:3, 0] = np.nan
+    y[8:10, 1] = np.nan
+    y[-2:, 2] = np.nan
+    y[14] = np.nan
+    mask = ~np.isnan(y)
+    other = random_params(spec, 5, 13)  # two different draws
+    draws = {k: np.stack([params[k], other[k]]) for k in params}
+    *_, loglik = simulation_smoother(
+        np.where(mask, y, 0.0), mask, draws, n_state_lags(p, idio), random_seed=1, with_loglik=True
+    )
+    for d, par in enumerate((params, other)):
+        dense = dense_loglike(
+            y, par["loadings"], par["factor_ar"], par["idio_sd"], par.get("idio_ar")
+        )
+        assert loglik[d].sum() == pytest.approx(dense, rel=1e-10)
+    frame = data.copy()
+    frame[:] = y
+    model = bdfm.DynamicFactorModel(
+        frame, n_factors=2, factor_order=p, idiosyncratic=idio, standardize=False
+    )
+    np.testing.assert_allclose(loglik[1], model.loglike_pointwise(other), rtol=1e-10)
