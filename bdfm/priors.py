@@ -175,11 +175,7 @@ class Prior:
         """
         import pymc as pm
 
-        if any(isinstance(v, Prior) for v in self.params.values()):
-            raise ValueError(f"prior {name!r}: hyper-priors go in the scale priors, not here")
-        params = dict(self.params)
-        params["mu"] = params.get("mu", 0.0) + loc
-        params["sigma"] = params.get("sigma", 1.0) * scale
+        params = self._location_scale_params(name, loc, scale)
         try:
             return getattr(pm, self.dist)(name, **params, dims=dims)
         except TypeError as err:
@@ -193,16 +189,20 @@ class Prior:
         """
         import pymc as pm
 
-        if any(isinstance(v, Prior) for v in self.params.values()):
-            raise ValueError("hyper-priors go in the scale priors, not in the loadings prior")
-        params = dict(self.params)
-        params["mu"] = params.get("mu", 0.0) + loc
-        params["sigma"] = params.get("sigma", 1.0) * scale
+        params = self._location_scale_params("loadings", loc, scale)
         try:
             dist = getattr(pm, self.dist).dist(**params)
         except TypeError as err:
             raise _not_location_scale(self.dist, err) from None
         return pm.logp(dist, value)
+
+    def _location_scale_params(self, name: str, loc, scale) -> dict[str, Any]:
+        if any(isinstance(v, Prior) for v in self.params.values()):
+            raise ValueError(f"prior {name!r}: hyper-priors go in the scale priors, not here")
+        params = dict(self.params)
+        params["mu"] = params.get("mu", 0.0) + loc
+        params["sigma"] = params.get("sigma", 1.0) * scale
+        return params
 
 
 def _not_location_scale(dist: str, err: Exception) -> ValueError:

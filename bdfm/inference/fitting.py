@@ -29,7 +29,7 @@ import xarray as xr
 from bdfm.dims import CHAIN, DRAW, FACTOR, SERIES, TIME, factor_labels
 from bdfm.draws import stack_draws
 from bdfm.inference.diagnostics import diagnose
-from bdfm.inference.gauge import fold_anchor_signs
+from bdfm.inference.gauge import flip_var, fold_anchor_signs
 from bdfm.inference.identification import rsp_align
 from bdfm.inference.mle import fit_mle, initial_params
 from bdfm.inference.posterior_mode import find_map
@@ -163,12 +163,9 @@ def _fold_signs(post: xr.Dataset, bspec: BayesSpec) -> xr.Dataset:
     post = post.copy()
     post["loadings"] = (post["loadings"].dims, lam)
     post["factor_ar"] = (post["factor_ar"].dims, A)
-    if bspec.dynamics == "var":  # the map to a stationary VAR commutes with sign flips
-        raw = post["factor_ar_raw"].values
-        post["factor_ar_raw"] = (
-            post["factor_ar_raw"].dims,
-            raw * signs[:, :, None, :, None] * signs[:, :, None, None, :],
-        )
+    if bspec.dynamics == "var":
+        raw = post["factor_ar_raw"]
+        post["factor_ar_raw"] = (raw.dims, flip_var(raw.values, signs))
     if "group_loading_mean" in post:
         mean = post["group_loading_mean"].values * signs[:, :, None, :]
         post["group_loading_mean"] = (post["group_loading_mean"].dims, mean)

@@ -31,21 +31,23 @@ Everything here is numpy (the reference and bases are data of the PyMC model).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["GaugeFrame", "fold_anchor_signs", "gauge_frame", "gauge_pattern"]
+__all__ = ["GaugeFrame", "flip_var", "fold_anchor_signs", "gauge_frame", "gauge_pattern"]
 
 #: the reference must span every gauge direction clearly (relative singular value)
 _RANK_TOL = 1e-6
 
 
+@dataclass(frozen=True)
 class GaugeFrame:
     """Reference loadings ``lam0`` (N, k), bases ``basis`` (k, N, k) and the G pattern."""
 
-    __slots__ = ("basis", "lam0", "lower")
-
-    def __init__(self, lam0: np.ndarray, basis: np.ndarray, lower: bool):
-        self.lam0, self.basis, self.lower = lam0, basis, lower
+    lam0: np.ndarray
+    basis: np.ndarray
+    lower: bool
 
     @property
     def gauge_index(self) -> tuple[np.ndarray, np.ndarray]:
@@ -125,5 +127,14 @@ def fold_anchor_signs(
     signs = np.where(signs == 0, 1.0, signs)
     out = loadings * signs[..., None, :]
     if factor_ar is not None:
-        factor_ar = factor_ar * signs[..., None, :, None] * signs[..., None, None, :]
+        factor_ar = flip_var(factor_ar, signs)
     return out, factor_ar, signs
+
+
+def flip_var(factor_ar: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """``S A_l S`` for (..., p, k, k) VAR arrays and signs (..., k): the factors' sign flip.
+
+    Also right for the unconstrained VAR values: the map to a stationary VAR commutes
+    with sign flips.
+    """
+    return factor_ar * signs[..., None, :, None] * signs[..., None, None, :]

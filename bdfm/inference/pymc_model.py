@@ -315,6 +315,8 @@ def _split_loadings(bspec: BayesSpec, priors: Mapping[str, Prior], columns, k: i
     lam0 = pm.Data("loading_reference", frame.lam0)
     basis = pm.Data("loading_gauge_basis", frame.basis)  # (k, N, k): U_l, zero-padded
     act = pm.Data("loading_active_index", act_idx)
+    # data, not a graph constant: models whose anchors differ share one compiled graph
+    is_free = pm.Data("loading_is_free", free_flat.astype(np.int8))
     z = pm.Flat("loadings_z", dims=LOADING)
     g = pm.Flat("loadings_gauge", shape=len(g_rows))
     Z = pt.zeros(n * k)
@@ -328,7 +330,7 @@ def _split_loadings(bspec: BayesSpec, priors: Mapping[str, Prior], columns, k: i
     sigma = priors["loadings"].params.get("sigma", 1.0)
     free_lp = priors["loadings"].logp_location_scale(flat, M_act, S_act)
     anchor_lp = pm.logp(pm.Normal.dist(0.0, sigma * S_act), flat)
-    pm.Potential("loadings_prior", pt.where(free_flat, free_lp, anchor_lp).sum())
+    pm.Potential("loadings_prior", pt.where(pt.gt(is_free, 0), free_lp, anchor_lp).sum())
     # the redundant coordinates: any proper density leaves the loadings' marginal as is;
     # a scale like the loadings' posterior spread keeps the geometry round
     scale = 1.0 / np.sqrt(max(len(model.coords[TIME]), 1))

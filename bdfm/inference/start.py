@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bdfm.inference.gauge import GaugeFrame, gauge_frame
+from bdfm.inference.gauge import GaugeFrame, fold_anchor_signs, gauge_frame
 from bdfm.inference.identification import rotate_params, rotation_to_anchors
 from bdfm.inference.pymc_model import BayesSpec, loading_layout
 
@@ -35,10 +35,9 @@ def identified_params(params: dict[str, np.ndarray], bspec: BayesSpec) -> dict[s
     anchors = list(bspec.anchors)
     if bspec.mask is None:
         return rotate_params(out, rotation_to_anchors(out["loadings"], anchors))
-    k = out["loadings"].shape[1]
-    signs = np.sign(out["loadings"][anchors, range(k)])
-    signs[signs == 0] = 1.0
-    out = rotate_params(out, np.diag(signs))
+    out["loadings"], out["factor_ar"], _ = fold_anchor_signs(
+        out["loadings"], anchors, out["factor_ar"]
+    )
     out["loadings"] = out["loadings"] * bspec.mask
     return out
 

@@ -93,3 +93,16 @@ def test_a_reused_compile_samples_exactly_as_a_fresh_one():
     for name in ("loadings", "factor_ar", "idio_sd", "idio_ar", "factors"):
         np.testing.assert_array_equal(reused.posterior[name].values, fresh.posterior[name].values)
     assert list(reused.posterior["series"].values) == list("vwxyz")
+
+
+def test_split_loadings_with_other_anchors_are_reused():
+    """What fit() builds (gauge="split"): the reference, bases and the anchors' places are
+    data, so a data set of the same shape with other anchors shares the compiled graph."""
+    first = _pm_model(_panel(1), gauge="split", anchors=["y1", "y2"])
+    cache = _remembered(first)
+    second = _pm_model(_panel(2), gauge="split", anchors=["y4", "y3"])
+    reused = cache.reuse(second, second.initial_point())
+    assert reused is not None
+    assert {"loading_reference", "loading_gauge_basis", "loading_is_free"} <= set(
+        reused.shared_data
+    )
