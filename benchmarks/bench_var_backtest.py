@@ -74,6 +74,26 @@ def machine_info() -> dict:
     }
 
 
+def add_sampling_arguments(ap: argparse.ArgumentParser) -> None:
+    """The cheap-sampling options shared by the diagnostic VaR scripts."""
+    ap.add_argument("--window", type=int, default=750)
+    ap.add_argument("--chains", type=int, default=2)
+    ap.add_argument("--tune", type=int, default=300)
+    ap.add_argument("--draws", type=int, default=300)
+    ap.add_argument("--keep", type=int, default=40, help="posterior draws kept per fit")
+    ap.add_argument("--particles", type=int, default=200)
+
+
+def write_results(stem: str, args, machine: dict, results: list, markdown: str) -> None:
+    """Write ``results/<stem>.json`` and ``.md`` beside this script and print the markdown."""
+    out = HERE / "results"
+    (out / f"{stem}.json").write_text(
+        json.dumps({"args": vars(args), "machine": machine, "results": results}, indent=1)
+    )
+    (out / f"{stem}.md").write_text(markdown)
+    print(markdown)
+
+
 def load_panel(name: str) -> pd.DataFrame:
     import bdfm
 

@@ -324,6 +324,7 @@ def particle_loglike(
     factor_sv=None,
     idio_sv=None,
     nu=None,
+    factor_log_var=None,
     n_particles: int = 500,
     random_seed=None,
     portfolio=None,
@@ -351,6 +352,12 @@ def particle_loglike(
         idiosyncratic log-multiplier :math:`g_t`. None: constant multiplier one.
     nu : float, optional
         Degrees of freedom (> 2) of the Student-t scale mixture; None: Gaussian.
+    factor_log_var : (T, k) array, optional
+        A *known* path of the factor log-variances :math:`h_t` (e.g. an
+        observation-driven variance computed from y_{1:t-1}, or a fixed path for
+        an oracle test), used in place of factor SV; exclusive with ``factor_sv``.
+        Every particle shares it, so with Gaussian shocks and no idiosyncratic SV
+        the filter is the exact Kalman filter given the path.
     n_particles : int
         Number of particles (at least 2).
     random_seed : int, numpy Generator or None
@@ -413,6 +420,15 @@ def particle_loglike(
         if not (np.isfinite(nu) and nu > 2.0):
             raise ValueError(f"nu must be finite and > 2 (finite variance), got {nu}")
     fsv = None if factor_sv is None else _ar_law(factor_sv, k, "factor_sv")
+    if factor_log_var is not None:
+        if fsv is not None:
+            raise ValueError(
+                "give either factor_sv (latent stochastic volatility) or factor_log_var "
+                "(a known path), not both"
+            )
+        factor_log_var = np.asarray(factor_log_var, dtype=float)
+        if factor_log_var.shape != (T, k) or not np.all(np.isfinite(factor_log_var)):
+            raise ValueError(f"factor_log_var must be a finite ({T}, {k}) array")
     isv = None if idio_sv is None else _ar_law(idio_sv, 1, "idio_sv")
 
     # statistics of the unit-multiplier model, once
@@ -469,7 +485,9 @@ def particle_loglike(
 
     for t in range(T):
         # 1. propagate the volatility states (bootstrap proposal)
-        if fsv is not None:
+        if factor_log_var is not None:
+            h = np.broadcast_to(factor_log_var[t], (n, k))
+        elif fsv is not None:
             phi, sd, mu = fsv
             z = rng.standard_normal((n, k))
             if t == 0:
@@ -495,7 +513,7 @@ def particle_loglike(
                     t == 0, xu, Pu, nu, rng,
                 )  # fmt: skip
             ratio = lam / lam_prior
-        if fsv is not None or nu is not None:
+        if fsv is not None or nu is not None or factor_log_var is not None:
             q = np.exp(h) / lam[:, None]
         if isv is not None or nu is not None:
             c = np.exp(g) / lam

@@ -123,6 +123,51 @@ def test_constant_gaussian_equals_kalman_exactly(idio):
 
 
 @pytest.mark.parametrize("idio", ["iid", "ar1"])
+def test_known_factor_log_var_path_equals_graph_given_the_path(idio):
+    """A known (e.g. observation-driven) factor variance path: the exact Kalman filter given it."""
+    T = 25
+    y, mask = _panel(T, 5, 12)
+    rho = RHO if idio == "ar1" else None
+    path = np.random.default_rng(3).normal(0.0, 0.6, (T, 2))
+    res = particle_loglike(
+        y, mask, LAM, AR2, SD, rho, factor_log_var=path, n_particles=7, random_seed=1
+    )
+    ref = _graph(y, mask, LAM, AR2, SD, rho, factor_var=np.exp(path))
+    np.testing.assert_allclose(res.loglike, ref, rtol=0, atol=1e-10)
+    assert np.all(res.se == 0.0) and not res.resampled.any()
+    # the path matters: a constant one gives another likelihood
+    assert not np.allclose(res.loglike, _kalman(y, mask, LAM, AR2, SD, rho), atol=1e-3)
+
+
+def test_known_path_with_student_t_matches_gauss_laguerre():
+    """Known factor path and t shocks: the date's density integrates only over λ."""
+    T, N = 1, 5
+    y, mask = _panel(T, N, 13, missing=False)
+    path = np.array([[0.7, -0.4]])
+    nu = 5.0
+    res = particle_loglike(
+        y, mask, LAM, AR2, SD, factor_log_var=path, nu=nu, n_particles=20000, random_seed=2
+    )
+    # λ ~ Gamma(ν/2, rate ν/2): Gauss–Laguerre in x = λ ν / 2
+    x, w = roots_genlaguerre(60, nu / 2 - 1)
+    lam = 2 * x / nu
+    top = np.zeros((2, 4))
+    top[:, :2], top[:, 2:] = AR2[0], AR2[1]
+    comp = np.zeros((4, 4))
+    comp[:2] = top
+    comp[2:, :2] = np.eye(2)
+    dens = []
+    for lj in lam:
+        q = np.zeros((4, 4))
+        q[:2, :2] = np.diag(np.exp(path[0]) / lj)
+        P0 = solve_discrete_lyapunov(comp, q)[:2, :2]
+        cov = LAM @ P0 @ LAM.T + np.diag(SD**2 / lj)
+        dens.append(multivariate_normal(np.zeros(N), cov).logpdf(y[0]))
+    ref = logsumexp(np.array(dens) + np.log(w)) - np.log(np.sum(w))
+    assert abs(res.loglike[0] - ref) < 4 * res.se[0] + 1e-3
+
+
+@pytest.mark.parametrize("idio", ["iid", "ar1"])
 def test_zero_sd_sv_at_nonzero_levels_equals_scaled_graph(idio):
     """sd = 0 fixes h and g at their means: the graph with factor_var and obs_scale, exactly."""
     T, N = 20, 5
@@ -334,6 +379,9 @@ def test_reproducible_with_seed():
         ({"idio_sv": (-1.0, 0.2)}, "phi"),
         ({"idio_sv": (0.5, -0.2)}, "sd"),
         ({"idio_sv": (0.5, np.nan)}, "finite"),
+        ({"factor_log_var": np.zeros((5, 3))}, "factor_log_var"),
+        ({"factor_log_var": np.full((5, 2), np.inf)}, "factor_log_var"),
+        ({"factor_log_var": np.zeros((5, 2)), "factor_sv": (0.5, 0.2)}, "not both"),
     ],
 )
 def test_bad_inputs_raise(kwargs, match):
