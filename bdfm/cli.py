@@ -459,15 +459,17 @@ def _model_args(p: argparse.ArgumentParser, factors: int | None) -> None:
     )
     g.add_argument(
         "--factor-volatility",
-        choices=["constant", "sv"],
+        choices=["constant", "sv", "garch"],
         default="constant",
-        help="factor innovation variances: constant (default) or stochastic volatility",
+        help="factor innovation variances: constant (default), stochastic volatility (sv) "
+        "or GARCH(1,1) of the factor shocks (garch)",
     )
     g.add_argument(
         "--idio-volatility",
-        choices=["constant", "common_sv", "sv"],
+        choices=["constant", "common_sv", "sv", "garch"],
         default="constant",
-        help="idiosyncratic variances: constant (default), one common SV path, or one per series",
+        help="idiosyncratic variances: constant (default), one common SV path, one per series "
+        "(sv), or a GARCH(1,1) per series (garch)",
     )
     g.add_argument(
         "--tails",

@@ -41,7 +41,7 @@ def min_dates(spec: DFMSpec) -> tuple[int, str]:
 
     With time-varying volatility (``spec.constant_gaussian`` False) at least
     :data:`MIN_DATES_VOLATILITY` dates: the latent log-variance paths and their
-    persistence are not informed by a handful of dates.
+    persistence, or a GARCH recursion's memory, are not informed by a handful of dates.
     """
     k, p = spec.n_factors, spec.factor_order
     per_series = k + 1 + (spec.idiosyncratic == "ar1")
@@ -59,7 +59,8 @@ def min_dates(spec: DFMSpec) -> tuple[int, str]:
         why = (
             f"time-varying volatility (factor_volatility={spec.factor_volatility!r}, "
             f"idio_volatility={spec.idio_volatility!r}, tails={spec.tails!r}) has latent "
-            f"volatility paths that a handful of dates do not inform, so it needs at least "
+            f"volatility paths or GARCH memories that a handful of dates do not inform, so it "
+            f"needs at least "
             f"{MIN_DATES_VOLATILITY} dates; use more dates or constant volatility with "
             "normal tails"
         )
@@ -95,10 +96,12 @@ class DynamicFactorModel:
     scaling : bdfm.data.Scaling, optional
         Use this mean and scale per series instead of the data's own (e.g. a fit's
         scaling, to evaluate later data in that fit's model units).
-    factor_volatility : {"constant", "sv"}
-        ``"sv"``: stochastic volatility of the factor innovations.
-    idio_volatility : {"constant", "common_sv", "sv"}
-        Stochastic volatility of the idiosyncratic errors: one common path or one per series.
+    factor_volatility : {"constant", "sv", "garch"}
+        ``"sv"``: stochastic volatility of the factor innovations; ``"garch"``: a
+        GARCH(1,1) of each factor's estimated shocks (observation driven, no latent path).
+    idio_volatility : {"constant", "common_sv", "sv", "garch"}
+        Stochastic volatility of the idiosyncratic errors: one common path or one per
+        series; ``"garch"``: a GJR-GARCH(1,1) per series of its estimated innovations.
     tails : {"normal", "student_t"}
         Student-t shocks (a Gaussian scale mixture per date).
         Any of these three non-default makes the likelihood intractable: see
@@ -308,8 +311,8 @@ class DynamicFactorModel:
         ----------
         params : dict
             Natural parameters including the volatility ones (``factor_sv_phi``,
-            ``factor_sv_sd``, ``idio_sv_phi``, ``idio_sv_sd``, ``tails_nu``, as the
-            specification uses them).
+            ``factor_sv_sd`` or ``factor_garch_alpha``, ``_beta``, ``_gamma``,
+            ``idio_sv_phi``, ``idio_sv_sd``, ``tails_nu``, as the specification uses them).
         n_particles : int
             Number of particles (>= 2).
         random_seed : int, numpy Generator or None

@@ -11,13 +11,18 @@ identity covariance.
 Specifications with time-varying volatility add (:func:`volatility_names`)::
 
     factor_volatility="sv":         "factor_sv_phi" (k,), "factor_sv_sd" (k,)
+    factor_volatility="garch":      "factor_garch_alpha", "factor_garch_beta",
+                                    "factor_garch_gamma" (k,) each
     idio_volatility="common_sv":    "idio_sv_phi" (), "idio_sv_sd" ()
     idio_volatility="sv":           "idio_sv_phi" (N,), "idio_sv_sd" (N,)
+    idio_volatility="garch":        "idio_garch_alpha", "idio_garch_beta",
+                                    "idio_garch_gamma" (N,) each
     tails="student_t":              "tails_nu" ()
 
 the AR(1) coefficients and innovation sds of the mean-zero log-variance paths
 (``h_t = φ h_{t-1} + σ z_t``, stationary start) and the degrees of freedom ν of
-the Student-t scale mixture.
+the Student-t scale mixture; for ``"garch"`` the news and memory coefficients of
+each factor's GJR-GARCH(1,1) variance and its leverage γ (:mod:`bdfm.statespace.garch`).
 """
 
 from __future__ import annotations
@@ -42,10 +47,19 @@ __all__ = [
 _NEEDS = {
     "factor_sv_phi": "factor_volatility='sv'",
     "factor_sv_sd": "factor_volatility='sv'",
+    "factor_garch_alpha": "factor_volatility='garch'",
+    "factor_garch_beta": "factor_volatility='garch'",
+    "factor_garch_gamma": "factor_volatility='garch'",
+    "idio_garch_alpha": "idio_volatility='garch'",
+    "idio_garch_beta": "idio_volatility='garch'",
+    "idio_garch_gamma": "idio_volatility='garch'",
     "idio_sv_phi": "idio_volatility='common_sv' or 'sv'",
     "idio_sv_sd": "idio_volatility='common_sv' or 'sv'",
     "tails_nu": "tails='student_t'",
 }
+
+
+_GARCH = ("alpha", "beta", "gamma")
 
 
 def _volatility_shapes(spec: DFMSpec, n_series: int) -> dict[str, tuple[int, ...]]:
@@ -54,7 +68,11 @@ def _volatility_shapes(spec: DFMSpec, n_series: int) -> dict[str, tuple[int, ...
     if spec.factor_volatility == "sv":
         shapes["factor_sv_phi"] = (k,)
         shapes["factor_sv_sd"] = (k,)
-    if spec.idio_volatility != "constant":
+    elif spec.factor_volatility == "garch":
+        shapes |= {f"factor_garch_{v}": (k,) for v in _GARCH}
+    if spec.idio_volatility == "garch":
+        shapes |= {f"idio_garch_{v}": (n_series,) for v in _GARCH}
+    elif spec.idio_volatility != "constant":
         shape = () if spec.idio_volatility == "common_sv" else (n_series,)
         shapes["idio_sv_phi"] = shape
         shapes["idio_sv_sd"] = shape
@@ -74,7 +92,7 @@ def volatility_names(spec: DFMSpec) -> list[str]:
     -------
     list of str
         In :func:`param_shapes` order: ``factor_sv_phi``, ``factor_sv_sd`` (factor
-        SV), ``idio_sv_phi``, ``idio_sv_sd`` (idiosyncratic SV) and ``tails_nu``
+        SV) or ``factor_garch_alpha``, ``factor_garch_beta``, ``factor_garch_gamma`` (factor GARCH), ``idio_sv_phi``, ``idio_sv_sd`` (idiosyncratic SV) and ``tails_nu``
         (Student-t shocks), as the specification uses them.
     """
     return list(_volatility_shapes(spec, 1))
@@ -119,7 +137,7 @@ def particle_arguments(params: Mapping, spec: DFMSpec) -> dict:
     -------
     dict
         ``loadings``, ``factor_ar``, ``idio_sd``, ``idio_ar`` (None for iid errors),
-        ``factor_sv`` ((phi, sd) or None), ``idio_sv`` ((phi, sd) or None) and ``nu``
+        ``factor_sv`` ((phi, sd) or None), ``factor_garch``, ``idio_garch`` ((alpha, beta, gamma) or None), ``idio_sv`` ((phi, sd) or None) and ``nu``
         (float or None): ``particle_loglike(y, mask, **particle_arguments(p, spec), ...)``.
     """
     if spec.idio_volatility == "sv":
@@ -136,6 +154,16 @@ def particle_arguments(params: Mapping, spec: DFMSpec) -> dict:
         "factor_sv": (
             (params["factor_sv_phi"], params["factor_sv_sd"])
             if spec.factor_volatility == "sv"
+            else None
+        ),
+        "factor_garch": (
+            tuple(params[f"factor_garch_{v}"] for v in _GARCH)
+            if spec.factor_volatility == "garch"
+            else None
+        ),
+        "idio_garch": (
+            tuple(params[f"idio_garch_{v}"] for v in _GARCH)
+            if spec.idio_volatility == "garch"
             else None
         ),
         "idio_sv": (
@@ -161,7 +189,8 @@ def validate_params(params: Mapping, spec: DFMSpec, n_series: int) -> dict[str, 
         Listing every problem: unknown or missing names, wrong shapes, non-finite
         values, non-positive ``idio_sd``, ``|idio_ar| >= 1``, non-stationary
         ``factor_ar``; for volatility specs ``|*_sv_phi| >= 1``, negative
-        ``*_sv_sd`` and ``tails_nu <= 2``.
+        ``*_sv_sd``, GARCH coefficients outside ``alpha, beta, gamma >= 0``,
+        ``alpha + gamma/2 + beta < 1``, and ``tails_nu <= 2``.
     """
     if not isinstance(params, Mapping):
         raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
@@ -237,6 +266,17 @@ def _volatility_problems(out: Mapping[str, np.ndarray]) -> list[str]:
             problems.append(
                 f"{name!r} (sd of the log-variance innovations) must be >= 0"
                 + _where(out[name] < 0)
+            )
+    for part in ("factor", "idio"):
+        garch = [out.get(f"{part}_garch_{v}") for v in _GARCH]
+        if any(v is None for v in garch):
+            continue
+        alpha, beta, gamma = garch
+        bad = (alpha < 0) | (beta < 0) | (gamma < 0) | (alpha + 0.5 * gamma + beta >= 1)
+        if np.any(bad):
+            problems.append(
+                f"'{part}_garch_alpha', '{part}_garch_beta' and '{part}_garch_gamma' must be "
+                ">= 0 with alpha + gamma/2 + beta < 1 (a stationary GARCH variance)" + _where(bad)
             )
     if "tails_nu" in out and not out["tails_nu"] > 2:
         problems.append(

@@ -45,6 +45,19 @@ PRIOR_DOCS = {
     "idio_ar": "AR(1) coefficients of the idiosyncratic errors (idiosyncratic='ar1')",
     "factor_sv_phi": "persistence of each factor's log-variance AR(1) (factor_volatility='sv')",
     "factor_sv_sd": "volatility of each factor's log-variance (factor_volatility='sv')",
+    "factor_garch_persistence": "alpha + gamma/2 + beta of each factor's GARCH(1,1) variance, "
+    "in (0, 1) "
+    "(factor_volatility='garch')",
+    "factor_garch_share": "(alpha + gamma/2) / persistence: the news share of each factor's GARCH "
+    "persistence, in (0, 1) (factor_volatility='garch')",
+    "factor_garch_leverage": "gamma / (2 alpha + gamma): the share of each factor's GARCH "
+    "news that comes from falls only, in (0, 1) (factor_volatility='garch')",
+    "idio_garch_persistence": "alpha + gamma/2 + beta of each series' idiosyncratic GARCH, "
+    "in (0, 1) (idio_volatility='garch')",
+    "idio_garch_share": "news share of each series' idiosyncratic GARCH persistence, in (0, 1) "
+    "(idio_volatility='garch')",
+    "idio_garch_leverage": "share of each series' idiosyncratic GARCH news from falls only, "
+    "in (0, 1) (idio_volatility='garch')",
     "idio_sv_phi": "persistence of the idiosyncratic log-variance path(s) "
     "(idio_volatility='common_sv' or 'sv')",
     "idio_sv_sd": "volatility of the idiosyncratic log-variance path(s) "
@@ -81,6 +94,12 @@ POSITIVE_DISTS = frozenset(
 )
 #: Prior names of AR(1) persistences: support inside (-1, 1).
 PERSISTENCE = frozenset({"factor_sv_phi", "idio_sv_phi"})
+#: Prior names of fractions: support inside (0, 1).
+UNIT_INTERVAL = frozenset(
+    f"{part}_garch_{name}"
+    for part in ("factor", "idio")
+    for name in ("persistence", "share", "leverage")
+)
 #: Distribution parameters that must be positive numbers.
 _POSITIVE_PARAMS = ("sigma", "alpha", "beta", "lam", "tau", "nu", "b")
 
@@ -241,10 +260,20 @@ def default_priors(loadings: str, idiosyncratic: str, grouped: bool) -> dict[str
     return priors
 
 
+def _garch_priors(part: str) -> dict[str, Prior]:
+    return {
+        f"{part}_garch_persistence": Prior("Beta", alpha=20.0, beta=1.5),
+        f"{part}_garch_share": Prior("Beta", alpha=2.0, beta=10.0),
+        f"{part}_garch_leverage": Prior("Beta", alpha=1.0, beta=1.0),
+    }
+
+
 def volatility_priors(factor_volatility: str, idio_volatility: str, tails: str) -> dict:
     """Default priors of the volatility and tail options (empty for the constant Gaussian).
 
-    Persistences ~ Beta(20, 1.5) (mean 0.93, as in the stochastic-volatility literature);
+    Persistences ~ Beta(20, 1.5) (mean 0.93, as in the stochastic-volatility literature;
+    also the GARCH α + γ/2 + β); the GARCH news share ~ Beta(2, 10) (mean 0.17) and its
+    leverage share ~ Beta(1, 1);
     volatilities of the log-variances ~ HalfNormal(0.5); ν - 2 ~ Gamma(2, 0.1) (mean
     ν = 22, keeps ν away from 2 where the variance is infinite).
     """
@@ -252,7 +281,11 @@ def volatility_priors(factor_volatility: str, idio_volatility: str, tails: str) 
     if factor_volatility == "sv":
         priors["factor_sv_phi"] = Prior("Beta", alpha=20.0, beta=1.5)
         priors["factor_sv_sd"] = Prior("HalfNormal", sigma=0.5)
-    if idio_volatility in ("common_sv", "sv"):
+    elif factor_volatility == "garch":
+        priors |= _garch_priors("factor")
+    if idio_volatility == "garch":
+        priors |= _garch_priors("idio")
+    elif idio_volatility in ("common_sv", "sv"):
         priors["idio_sv_phi"] = Prior("Beta", alpha=20.0, beta=1.5)
         priors["idio_sv_sd"] = Prior("HalfNormal", sigma=0.5)
     if tails == "student_t":
@@ -272,18 +305,20 @@ def _support_problems(name: str, prior: Prior) -> list[str]:
             f"prior {name!r} must have positive support (e.g. HalfNormal, Gamma, "
             f"InverseGamma, LogNormal), got {prior.dist}"
         )
-    if name in PERSISTENCE:
+    for names, low, what in ((PERSISTENCE, -1, "a persistence"), (UNIT_INTERVAL, 0, "a fraction")):
+        if name not in names:
+            continue
         lower, upper = prior.params.get("lower"), prior.params.get("upper")
         inside = prior.dist == "Beta" or (
             prior.dist in ("Uniform", "TruncatedNormal")
             and isinstance(lower, int | float)
             and isinstance(upper, int | float)
-            and -1 <= lower < upper <= 1
+            and low <= lower < upper <= 1
         )
         if not inside:
             problems.append(
-                f"prior {name!r} is a persistence and needs support inside (-1, 1): "
-                f"use Beta(...) or Uniform/TruncatedNormal with -1 <= lower < upper <= 1, "
+                f"prior {name!r} is {what} and needs support inside ({low}, 1): "
+                f"use Beta(...) or Uniform/TruncatedNormal with {low} <= lower < upper <= 1, "
                 f"got {prior!r}"
             )
     return problems

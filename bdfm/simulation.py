@@ -55,7 +55,15 @@ def random_params(
     if spec.factor_volatility == "sv":
         params["factor_sv_phi"] = rng.uniform(0.9, 0.98, size=k)
         params["factor_sv_sd"] = rng.uniform(0.15, 0.3, size=k)
-    if spec.idio_volatility != "constant":
+    elif spec.factor_volatility == "garch":
+        params["factor_garch_alpha"] = rng.uniform(0.05, 0.12, size=k)
+        params["factor_garch_beta"] = rng.uniform(0.8, 0.86, size=k)
+        params["factor_garch_gamma"] = rng.uniform(0.0, 0.08, size=k)
+    if spec.idio_volatility == "garch":
+        params["idio_garch_alpha"] = rng.uniform(0.03, 0.1, size=n_series)
+        params["idio_garch_beta"] = rng.uniform(0.8, 0.86, size=n_series)
+        params["idio_garch_gamma"] = rng.uniform(0.0, 0.06, size=n_series)
+    elif spec.idio_volatility != "constant":
         size = None if spec.idio_volatility == "common_sv" else n_series
         params["idio_sv_phi"] = np.asarray(rng.uniform(0.9, 0.98, size=size))
         params["idio_sv_sd"] = np.asarray(rng.uniform(0.15, 0.3, size=size))
@@ -107,7 +115,7 @@ def volatility_paths(
         h = out["factor_log_var"] = _log_var_path(
             rng, params["factor_sv_phi"], params["factor_sv_sd"], n_time
         )
-    if spec.idio_volatility != "constant":
+    if spec.idio_volatility in ("common_sv", "sv"):
         g = out["idio_log_var"] = _log_var_path(
             rng, params["idio_sv_phi"], params["idio_sv_sd"], n_time
         )
@@ -179,8 +187,11 @@ def simulate(
         return _simulate_constant(spec, p, n_time, rng, start, freq)
     k, order = spec.n_factors, spec.factor_order
     paths = volatility_paths(spec, p, n_time, rng.spawn(1)[0])
-    f_sd = np.sqrt(paths["factor_var"])
+    if "garch" in (spec.factor_volatility, spec.idio_volatility):
+        f, u = _simulate_garch(spec, p, paths, rng)
+        return _volatility_frames(f, f @ p["loadings"].T + u, p, paths, start, freq)
     u_sd = p["idio_sd"] * np.sqrt(paths["obs_scale"])
+    f_sd = np.sqrt(paths["factor_var"])
     Tm = companion_matrix(p["factor_ar"])
     cov0 = stationary_cov(Tm[:k], paths["factor_var"][0])
     state = rng.multivariate_normal(np.zeros(k * order), cov0)
@@ -190,15 +201,99 @@ def simulate(
             state = Tm @ state
             state[:k] += rng.standard_normal(k) * f_sd[t]
         f[t] = state[:k]
-    if spec.idiosyncratic == "ar1":
-        rho = p["idio_ar"]
-        u = np.empty((n_time, n_series))
-        u[0] = rng.standard_normal(n_series) * u_sd[0] / np.sqrt(1 - rho**2)
-        for t in range(1, n_time):
-            u[t] = rho * u[t - 1] + rng.standard_normal(n_series) * u_sd[t]
-    else:
-        u = rng.standard_normal((n_time, n_series)) * u_sd
-    data, truth = _frames(f, f @ p["loadings"].T + u, p, start, freq)
+    u = _idio_errors(spec, p, u_sd, rng)
+    return _volatility_frames(f, f @ p["loadings"].T + u, p, paths, start, freq)
+
+
+def _idio_errors(spec, p, u_sd, rng) -> np.ndarray:
+    """Idiosyncratic errors (T, N) with per-date innovation sds ``u_sd``."""
+    n_time, n_series = u_sd.shape
+    if spec.idiosyncratic != "ar1":
+        return rng.standard_normal((n_time, n_series)) * u_sd
+    rho = p["idio_ar"]
+    u = np.empty((n_time, n_series))
+    u[0] = rng.standard_normal(n_series) * u_sd[0] / np.sqrt(1 - rho**2)
+    for t in range(1, n_time):
+        u[t] = rho * u[t - 1] + rng.standard_normal(n_series) * u_sd[t]
+    return u
+
+
+def _garch_step(prev, news, coefs):
+    """One GJR-GARCH(1,1) update: ``ω + news + β prev``."""
+    alpha, beta, gamma = coefs
+    return (1.0 - alpha - 0.5 * gamma - beta) + news + beta * prev
+
+
+def _garch_news(x, coefs):
+    alpha, _, gamma = coefs
+    return (alpha + gamma * (x < 0)) * x**2
+
+
+def _simulate_garch(spec, p, paths, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Factors and idiosyncratic errors under factor and/or idiosyncratic GARCH, date by date.
+
+    The GARCH recursions of :mod:`bdfm.statespace.garch` run on the estimates from
+    the simulated ``y_{1:t-1}`` (complete data): the GLS factor shocks for the factor
+    variances ``q_t/λ_t``, the standardised innovation estimates for the idiosyncratic
+    variances ``σ_i² r_{i,t}/λ_t``. Overwrites ``paths["factor_var"]`` /
+    ``paths["obs_scale"]`` and adds ``"factor_log_var"`` / ``"idio_log_var"``.
+    """
+    k, order = spec.n_factors, spec.factor_order
+    n_time, n_series = paths["obs_scale"].shape
+    lam = paths.get("tail_scale", np.ones(n_time))
+    L, A, sd = p["loadings"], p["factor_ar"], p["idio_sd"]
+    rho = p.get("idio_ar", np.zeros(n_series))
+    w = L / sd[:, None] ** 2
+    gls = np.linalg.solve(L.T @ w, w.T)  # (k, N): f̂_t = gls @ y_t
+    fg = spec.factor_volatility == "garch"
+    ig = spec.idio_volatility == "garch"
+    fc = tuple(p[f"factor_garch_{v}"] for v in ("alpha", "beta", "gamma")) if fg else None
+    ic = tuple(p[f"idio_garch_{v}"] for v in ("alpha", "beta", "gamma")) if ig else None
+    fvar, ovar = paths["factor_var"].copy(), paths["obs_scale"].copy()
+    q, r = np.ones((n_time, k)), np.ones((n_time, n_series))
+    Tm = companion_matrix(A)
+    f, fhat = np.empty((n_time, k)), np.empty((n_time, k))
+    u, e = np.empty((n_time, n_series)), np.empty((n_time, n_series))
+    for t in range(n_time):
+        if t > 0 and fg:
+            news = fc[0] + 0.5 * fc[2]
+            if t - 1 >= order:
+                eta = fhat[t - 1] - sum(A[j] @ fhat[t - 2 - j] for j in range(order))
+                news = _garch_news(eta, fc)
+            q[t] = _garch_step(q[t - 1], news, fc)
+            fvar[t] = q[t] / lam[t]
+        if t > 0 and ig:
+            eps = e[t - 1] - (rho * e[t - 2] if t >= 2 else 0.0)
+            ok = spec.idiosyncratic != "ar1" or t >= 2
+            news = _garch_news(eps / sd, ic) if ok else ic[0] + 0.5 * ic[2]
+            r[t] = _garch_step(r[t - 1], news, ic)
+            ovar[t] = r[t] / lam[t]
+        if t == 0:
+            state = rng.multivariate_normal(np.zeros(k * order), stationary_cov(Tm[:k], fvar[0]))
+        else:
+            state = Tm @ state
+            state[:k] += rng.standard_normal(k) * np.sqrt(fvar[t])
+        f[t] = state[:k]
+        shock = rng.standard_normal(n_series) * sd * np.sqrt(ovar[t])
+        if spec.idiosyncratic == "ar1":
+            u[t] = shock / np.sqrt(1 - rho**2) if t == 0 else rho * u[t - 1] + shock
+        else:
+            u[t] = shock
+        y = L @ f[t] + u[t]
+        fhat[t] = gls @ y
+        e[t] = y - L @ fhat[t]
+    paths["factor_var"], paths["obs_scale"] = fvar, ovar
+    if fg:
+        paths["factor_log_var"] = np.log(q)
+    if ig:
+        paths["idio_log_var"] = np.log(r)
+    return f, u
+
+
+def _volatility_frames(f, y, p, paths, start, freq) -> tuple[pd.DataFrame, dict]:
+    """Data and truth frames with the volatility paths of ``paths``, indexed by date."""
+    k = f.shape[1]
+    data, truth = _frames(f, y, p, start, freq)
     index, series = data.index, data.columns
     if "factor_log_var" in paths:
         truth["factor_log_var"] = pd.DataFrame(

@@ -15,8 +15,8 @@ __all__ = [
 ]
 
 IDIOSYNCRATIC_CHOICES = ("iid", "ar1")
-FACTOR_VOLATILITY_CHOICES = ("constant", "sv")
-IDIO_VOLATILITY_CHOICES = ("constant", "common_sv", "sv")
+FACTOR_VOLATILITY_CHOICES = ("constant", "sv", "garch")
+IDIO_VOLATILITY_CHOICES = ("constant", "common_sv", "sv", "garch")
 TAILS_CHOICES = ("normal", "student_t")
 
 
@@ -34,13 +34,17 @@ class DFMSpec:
         Idiosyncratic error model.
     standardize : bool
         Demean and scale each series before fitting (the scaling is recorded).
-    factor_volatility : {"constant", "sv"}
+    factor_volatility : {"constant", "sv", "garch"}
         ``"sv"``: each factor's innovation log-variance follows a stationary AR(1)
         with mean 0 (stochastic volatility; the mean is fixed by the factors' scale).
-    idio_volatility : {"constant", "common_sv", "sv"}
+        ``"garch"``: each factor's innovation variance is a GARCH(1,1) of its
+        estimated shocks, unconditional variance 1 (observation driven: no latent
+        path, exact likelihood; :mod:`bdfm.statespace.garch`).
+    idio_volatility : {"constant", "common_sv", "sv", "garch"}
         ``"common_sv"``: every idiosyncratic variance is scaled by one common
         stochastic-volatility path; ``"sv"``: one path per series (N x T latent
-        values: for small panels).
+        values: for small panels); ``"garch"``: each series' idiosyncratic variance
+        is a GJR-GARCH(1,1) of its estimated innovations (observation driven).
     tails : {"normal", "student_t"}
         ``"student_t"``: the shocks of each date are a Gaussian scale mixture,
         ``λ_t ~ Gamma(ν/2, ν/2)`` dividing every variance at ``t`` (multivariate t
@@ -51,8 +55,8 @@ class DFMSpec:
     factor_order: int = 1
     idiosyncratic: Literal["iid", "ar1"] = "iid"
     standardize: bool = True
-    factor_volatility: Literal["constant", "sv"] = "constant"
-    idio_volatility: Literal["constant", "common_sv", "sv"] = "constant"
+    factor_volatility: Literal["constant", "sv", "garch"] = "constant"
+    idio_volatility: Literal["constant", "common_sv", "sv", "garch"] = "constant"
     tails: Literal["normal", "student_t"] = "normal"
 
     def __post_init__(self) -> None:

@@ -408,6 +408,9 @@ def test_volatility_flags_reach_the_model(prices_csv, tmp_path, monkeypatch, cap
         "common_sv",
         "student_t",
     )
+    with pytest.raises(Stop):
+        main([*args, "--factor-volatility", "garch"])
+    assert seen["spec"].factor_volatility == "garch"
     capsys.readouterr()
     with pytest.raises(SystemExit) as exc:
         main([*args, "--tails", "cauchy"])

@@ -239,15 +239,23 @@ def test_volatility_model_needs_fifty_dates():
 
     spec = DFMSpec(2)
     assert min_dates(spec)[0] < MIN_DATES_VOLATILITY == 50
-    for kw in ({"factor_volatility": "sv"}, {"idio_volatility": "sv"}, {"tails": "student_t"}):
+    for kw in (
+        {"factor_volatility": "sv"},
+        {"idio_volatility": "sv"},
+        {"tails": "student_t"},
+        {"factor_volatility": "garch"},
+        {"idio_volatility": "garch"},
+    ):
         need, why = min_dates(DFMSpec(2, **kw))
         assert need == 50 and "volatility" in why
     data, _ = simulate(spec, random_params(spec, 4, 0), 49, random_seed=0)
     bdfm.DynamicFactorModel(data, 2)  # a constant model is fine with 49 dates
     with pytest.raises(ValueError, match=r"need at least 50 .*latent volatility paths"):
         bdfm.DynamicFactorModel(data, 2, tails="student_t")
-    with pytest.raises(ValueError, match="factor_volatility must be one of"):
+    with pytest.raises(ValueError, match=r"need at least 50 .*GARCH memories"):
         bdfm.DynamicFactorModel(data, 2, factor_volatility="garch")
+    with pytest.raises(ValueError, match="factor_volatility must be one of"):
+        bdfm.DynamicFactorModel(data, 2, factor_volatility="egarch")
 
 
 def test_volatility_model_refuses_kalman_filtering_and_per_series_sv_likelihood():

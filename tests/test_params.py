@@ -145,6 +145,46 @@ def test_bad_volatility_params(change, fragment):
     assert fragment in str(err.value)
 
 
+def test_garch_params_shapes_and_admissibility():
+    spec = DFMSpec(2, factor_volatility="garch")
+    assert volatility_names(spec) == [
+        "factor_garch_alpha",
+        "factor_garch_beta",
+        "factor_garch_gamma",
+    ]
+    base = {"loadings": np.ones((4, 2)), "factor_ar": np.zeros((1, 2, 2)), "idio_sd": np.ones(4)}
+    garch = {"factor_garch_alpha": [0.1, 0.0], "factor_garch_beta": [0.8, 0.9]}
+    ok = base | garch | {"factor_garch_gamma": [0.1, 0.0]}
+    validate_params(ok, spec, 4)
+    for change in (
+        {"factor_garch_alpha": [0.1, -0.1]},
+        {"factor_garch_beta": [0.8, 0.95], "factor_garch_gamma": [0.0, 0.2]},
+        {"factor_garch_gamma": [0.0, -0.01]},
+    ):
+        bad = ok | change
+        with pytest.raises(ValueError, match=r"gamma/2 \+ beta < 1.*position\(s\) \[1\]"):
+            validate_params(bad, spec, 4)
+    with pytest.raises(ValueError, match="factor_volatility='garch'"):
+        validate_params(ok, DFMSpec(2), 4)
+
+
+def test_idio_garch_params_are_per_series():
+    spec = DFMSpec(2, idio_volatility="garch", tails="student_t")
+    shapes = param_shapes(spec, 4)
+    assert [n for n in shapes if n.startswith("idio_garch")] == [
+        "idio_garch_alpha",
+        "idio_garch_beta",
+        "idio_garch_gamma",
+    ]
+    assert shapes["idio_garch_alpha"] == (4,)
+    base = {"loadings": np.ones((4, 2)), "factor_ar": np.zeros((1, 2, 2)), "idio_sd": np.ones(4)}
+    ok = base | {"tails_nu": 6.0, "idio_garch_alpha": np.full(4, 0.1),
+                 "idio_garch_beta": np.full(4, 0.8), "idio_garch_gamma": np.zeros(4)}  # fmt: skip
+    validate_params(ok, spec, 4)
+    with pytest.raises(ValueError, match=r"'idio_garch_alpha'.*position\(s\) \[2\]"):
+        validate_params(ok | {"idio_garch_beta": np.array([0.8, 0.8, 0.95, 0.8])}, spec, 4)
+
+
 def test_volatility_problems_listed_together_and_zero_sd_allowed():
     bad = good_sv() | {"factor_sv_phi": np.r_[1.2, 0.5], "idio_sv_sd": -0.5, "tails_nu": 1.0}
     with pytest.raises(ValueError) as err:

@@ -153,3 +153,43 @@ def test_volatility_simulation_is_reproducible_and_params_are_valid():
                 assert ta[name].equals(tb[name])
         c, _ = simulate(spec, n_time=80, random_seed=10, n_series=4)
         assert not a.equals(c)
+
+
+def test_garch_simulation_follows_the_recursion_on_its_own_shock_estimates():
+    """The simulator's online GARCH equals the batch path of the simulated data."""
+    from bdfm.statespace.garch import factor_garch_variance
+
+    spec = DFMSpec(2, factor_order=2, factor_volatility="garch", tails="student_t")
+    params = random_params(spec, 6, 0)
+    data, truth = simulate(spec, params, 400, random_seed=3)
+    y = data.to_numpy()
+    coefs = [params[f"factor_garch_{v}"] for v in ("alpha", "beta", "gamma")]
+    q, _ = factor_garch_variance(y, np.ones_like(y), params["loadings"], params["factor_ar"],
+                                 params["idio_sd"], *coefs)  # fmt: skip
+    np.testing.assert_allclose(truth["factor_log_var"].to_numpy(), np.log(q), atol=1e-10)
+    assert np.ptp(q) > 0.3
+    # the factor shocks have variance q_t / λ_t
+    eta, _ = _innovations(data, truth, spec)
+    z = eta * np.sqrt(truth["tail_scale"].to_numpy()[2:, None] / q[2:])  # p = 2
+    assert abs(z.var() - 1) < 0.1
+
+
+@pytest.mark.parametrize("idio", ["iid", "ar1"])
+def test_idio_garch_simulation_follows_the_recursion_on_its_own_residuals(idio):
+    from bdfm.statespace.garch import factor_garch_variance, idio_garch_variance
+
+    spec = DFMSpec(2, idiosyncratic=idio, factor_volatility="garch", idio_volatility="garch")
+    params = random_params(spec, 6, 1)
+    data, truth = simulate(spec, params, 300, random_seed=4)
+    y, mask = data.to_numpy(), np.ones((300, 6))
+    coefs = [params[f"idio_garch_{v}"] for v in ("alpha", "beta", "gamma")]
+    r, _ = idio_garch_variance(y, mask, params["loadings"], params["idio_sd"],
+                               params.get("idio_ar"), *coefs)  # fmt: skip
+    np.testing.assert_allclose(truth["idio_log_var"].to_numpy(), np.log(r), atol=1e-10)
+    fcoefs = [params[f"factor_garch_{v}"] for v in ("alpha", "beta", "gamma")]
+    q, _ = factor_garch_variance(y, mask, params["loadings"], params["factor_ar"],
+                                 params["idio_sd"], *fcoefs)  # fmt: skip
+    np.testing.assert_allclose(truth["factor_log_var"].to_numpy(), np.log(q), atol=1e-10)
+    _, eps = _innovations(data, truth, spec)
+    z = eps / (params["idio_sd"] * np.sqrt(r))
+    assert abs(z[1:].var() - 1) < 0.1

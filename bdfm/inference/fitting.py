@@ -74,6 +74,12 @@ KEY_VARS = (
     "loading_scale",
     "factor_sv_phi",
     "factor_sv_sd",
+    "factor_garch_alpha",
+    "factor_garch_beta",
+    "factor_garch_gamma",
+    "idio_garch_alpha",
+    "idio_garch_beta",
+    "idio_garch_gamma",
     "idio_sv_phi",
     "idio_sv_sd",
     "tails_nu",
@@ -349,8 +355,17 @@ def volatility_paths(post: xr.Dataset, k: int, n_series: int) -> dict[str, np.nd
     }
 
 
+def _garch_start(part: str, size: int) -> dict[str, np.ndarray]:
+    values = {"persistence": 0.95, "share": 0.1, "leverage": 0.2}
+    return {f"{part}_garch_{name}": np.full(size, v) for name, v in values.items()}
+
+
 def volatility_start(spec, n_time: int, n_series: int) -> dict[str, np.ndarray]:
-    """Starting values of the volatility variables: flat paths, persistence 0.9, sd 0.2, ν = 10."""
+    """Starting values of the volatility variables.
+
+    Flat SV paths with persistence 0.9 and sd 0.2; GARCH persistence 0.95, news share
+    0.1 and leverage share 0.2 (α = 0.076, γ = 0.038, β = 0.855); ν = 10.
+    """
     k = spec.n_factors
     out: dict[str, np.ndarray] = {}
     if spec.factor_volatility == "sv":
@@ -359,6 +374,10 @@ def volatility_start(spec, n_time: int, n_series: int) -> dict[str, np.ndarray]:
             "factor_sv_sd": np.full(k, 0.2),
             "factor_sv_z": np.zeros((n_time, k)),
         }
+    elif spec.factor_volatility == "garch":
+        out |= _garch_start("factor", k)
+    if spec.idio_volatility == "garch":
+        out |= _garch_start("idio", n_series)
     if spec.idio_volatility == "common_sv":
         out |= {
             "idio_sv_phi": np.array(0.9),

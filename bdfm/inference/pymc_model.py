@@ -28,8 +28,16 @@ factors stay integrated out exactly:
 * factor SV: ``h_{j,t} = φ_j h_{j,t-1} + σ_j z_{j,t}`` with ``z ~ N(0, 1)``
   (non-centred; :func:`bdfm.statespace.ar1_path.ar1_path`), mean 0 (the factors'
   scale), ``factor_var[t, j] = exp(h_{j,t})``, stored as ``factor_log_var``;
+* factor GARCH (``"garch"``): ``h_{j,t} = log q_{j,t}``, a GJR-GARCH(1,1) of the GLS
+  factor shocks (:mod:`bdfm.statespace.garch`), ``α_j = π_j s_j (1 - ℓ_j)``,
+  ``γ_j = 2 π_j s_j ℓ_j`` and ``β_j = π_j (1 - s_j)`` from the persistence
+  π = α + γ/2 + β, the news share s and the leverage share ℓ, stored as
+  ``factor_log_var`` with ``factor_log_var_next`` (the variance one step past the data);
 * idiosyncratic SV: one common path ``g_t`` (``"common_sv"``) or one per series
   (``"sv"``), ``obs_scale[t, i] = exp(g_t)``, stored as ``idio_log_var``;
+* idiosyncratic GARCH (``"garch"``): ``obs_scale[t, i] = r_{i,t}``, a GJR-GARCH(1,1) of
+  the series' estimated standardised innovations, coefficients as for the factors (per
+  series), stored as ``idio_log_var`` (T, N) and ``idio_log_var_next``;
 * Student-t shocks: ``λ_t ~ Gamma(ν/2, ν/2)`` (``tail_scale``) divides every variance
   at ``t``; ``ν = 2 + tails_nu_excess`` is stored as ``tails_nu``.
 """
@@ -51,6 +59,7 @@ from bdfm.inference.transforms import stationary_var
 from bdfm.priors import Prior, default_priors, resolve_priors, volatility_priors
 from bdfm.statespace.ar1_path import ar1_path
 from bdfm.statespace.assemble import dfm_loglike_pointwise
+from bdfm.statespace.garch import garch_log_var, idio_garch_log_var
 
 __all__ = ["LOADING_CHOICES", "BayesSpec", "build_pymc_model", "make_bayes_spec"]
 
@@ -163,11 +172,11 @@ def make_bayes_spec(
     """Resolve user options (series names) into a :class:`BayesSpec` (indices)."""
     from bdfm.inference.identification import choose_anchors
 
-    if identification == "rsp" and model.spec.factor_volatility == "sv":
+    if identification == "rsp" and model.spec.factor_volatility != "constant":
         raise ValueError(
             "identification='rsp' rotates the factors after sampling, which would mix "
             "factors with different volatility paths; use identification='lower_triangular' "
-            "with factor_volatility='sv'"
+            f"with factor_volatility={model.spec.factor_volatility!r}"
         )
 
     columns = list(model.panel.columns)
@@ -371,17 +380,57 @@ def _sv_path(priors: Mapping[str, Prior], prefix: str, dims, time_dims):
     return ar1_path(z, phi, sd)
 
 
-def _volatility(spec, priors: Mapping[str, Prior], n_series: int, k: int):
-    """Per-date ``factor_var`` (T, k) and ``obs_scale`` (T, N) tensors, None when constant."""
+def _garch_coefficients(priors: Mapping[str, Prior], part: str, dims: str) -> dict:
+    """``alpha``, ``beta``, ``gamma`` of GJR-GARCH(1,1) recursions, stored as Deterministics."""
+    persistence, share, lev = (
+        priors[f"{part}_garch_{n}"].create(f"{part}_garch_{n}", dims=dims)
+        for n in ("persistence", "share", "leverage")
+    )
+    news = persistence * share
+    return {
+        "alpha": pm.Deterministic(f"{part}_garch_alpha", news * (1.0 - lev), dims=dims),
+        "gamma": pm.Deterministic(f"{part}_garch_gamma", 2.0 * news * lev, dims=dims),
+        "beta": pm.Deterministic(f"{part}_garch_beta", persistence * (1.0 - share), dims=dims),
+    }
+
+
+def _factor_garch(priors: Mapping[str, Prior], garch_inputs: Mapping):
+    """The factor GARCH log-variance path (T, k), stored with its value one step past the data."""
+    coefs = _garch_coefficients(priors, "factor", FACTOR)
+    inputs = {n: v for n, v in garch_inputs.items() if n != "idio_ar"}
+    log_q, log_q_next = garch_log_var(**coefs, **inputs)
+    pm.Deterministic("factor_log_var_next", log_q_next, dims=FACTOR)
+    return log_q
+
+
+def _idio_garch(priors: Mapping[str, Prior], garch_inputs: Mapping):
+    """The idiosyncratic GARCH log-multipliers (T, N), stored with their next values."""
+    coefs = _garch_coefficients(priors, "idio", SERIES)
+    inputs = {n: garch_inputs[n] for n in ("y", "mask", "loadings", "idio_sd", "idio_ar")}
+    log_r, log_r_next = idio_garch_log_var(**coefs, **inputs)
+    pm.Deterministic("idio_log_var_next", log_r_next, dims=SERIES)
+    return log_r
+
+
+def _volatility(spec, priors: Mapping[str, Prior], n_series: int, k: int, garch_inputs=None):
+    """Per-date ``factor_var`` (T, k) and ``obs_scale`` (T, N) tensors, None when constant.
+
+    ``garch_inputs``: the data and parameters of :func:`garch_log_var` other than
+    the GARCH coefficients, and ``idio_ar`` (the ``"garch"`` volatilities).
+    """
     factor_var = obs_scale = None
-    if spec.factor_volatility == "sv":
-        h = pm.Deterministic(
-            "factor_log_var",
-            _sv_path(priors, "factor", FACTOR, (TIME, FACTOR)),
-            dims=(TIME, FACTOR),
+    if spec.factor_volatility != "constant":
+        path = (
+            _sv_path(priors, "factor", FACTOR, (TIME, FACTOR))
+            if spec.factor_volatility == "sv"
+            else _factor_garch(priors, garch_inputs)
         )
+        h = pm.Deterministic("factor_log_var", path, dims=(TIME, FACTOR))
         factor_var = pt.exp(h)
-    if spec.idio_volatility == "common_sv":
+    if spec.idio_volatility == "garch":
+        g = _idio_garch(priors, garch_inputs)
+        obs_scale = pt.exp(pm.Deterministic("idio_log_var", g, dims=(TIME, SERIES)))
+    elif spec.idio_volatility == "common_sv":
         g = pm.Deterministic("idio_log_var", _sv_path(priors, "idio", None, TIME), dims=TIME)
         obs_scale = pt.exp(g)[:, None] * pt.ones((1, n_series))
     elif spec.idio_volatility == "sv":
@@ -430,7 +479,16 @@ def build_pymc_model(model, bspec: BayesSpec, priors: Mapping[str, Prior], frame
         if ar1:
             params.append(priors["idio_ar"].create("idio_ar", dims=SERIES))
         n_time = panel.n_time
-        factor_var, obs_scale = _volatility(spec, priors, panel.n_series, k)
+        garch_inputs = {
+            "y": c["y"],
+            "mask": c["mask"],
+            "loadings": loadings,
+            "factor_ar": factor_ar,
+            "idio_sd": idio_sd,
+            "idio_ar": params[3] if ar1 else None,
+            "n_lags": p,
+        }
+        factor_var, obs_scale = _volatility(spec, priors, panel.n_series, k, garch_inputs)
         if factor_var is not None:
             factor_var = pt.broadcast_to(factor_var, (n_time, k))
         if obs_scale is not None:

@@ -14,7 +14,9 @@ model is still linear and Gaussian, with per-date variances ``factor_var`` and
 ``obs_scale`` (:func:`bdfm.statespace.assemble.dfm_loglike_pointwise`). For such fits
 :func:`continue_volatility` carries every draw's own paths past T by their AR(1),
 ``h_{T+s} = φ h_{T+s-1} + σ z`` (mean 0), ``g`` likewise, with fresh
-``λ_{T+s} ~ Gamma(ν/2, rate ν/2)``, and :func:`simulate_forward` draws the factor shock
+``λ_{T+s} ~ Gamma(ν/2, rate ν/2)``; factor GARCH variances go on from the draw's
+``q_{T+1}`` (known from the data) by their recursion, driven by the same standardised
+shocks that :func:`simulate_forward` then uses for the factors. :func:`simulate_forward` draws the factor shock
 at ``T+s`` with variance ``factor_var[T+s] = exp(h_{T+s})/λ_{T+s}`` and the
 idiosyncratic innovations with variance ``σ_i² obs_scale[T+s]``; nowcasts of the ragged
 edge use the draw's in-sample paths. The closed-form moments
@@ -70,6 +72,27 @@ def _ar1_forward(
     return out
 
 
+def _garch_forward(post: xr.Dataset, part: str, lam: np.ndarray, shocks: np.ndarray) -> np.ndarray:
+    """Log GARCH variances (D, steps, J) past T, driven by the standardised ``shocks``.
+
+    ``part`` is ``"factor"`` or ``"idio"``. The first value is the draw's
+    ``{part}_log_var_next`` (known from the data); then
+    ``q ← ω + (α + γ 1[ε < 0]) q ε²/λ + β q``: the simulated shock itself stands in
+    for its estimate from the data beyond T.
+    """
+    alpha, beta, gamma = (
+        stack_draws(post[f"{part}_garch_{v}"]) for v in ("alpha", "beta", "gamma")
+    )
+    q = np.exp(stack_draws(post[f"{part}_log_var_next"]))  # (D, J)
+    out = np.empty(shocks.shape)
+    for s in range(shocks.shape[1]):
+        out[:, s] = np.log(q)
+        eta2 = q * shocks[:, s] ** 2 / lam[:, s, None]
+        news = (alpha + gamma * (shocks[:, s] < 0)) * eta2
+        q = (1.0 - alpha - 0.5 * gamma - beta) + news + beta * q
+    return out
+
+
 def continue_volatility(
     post: xr.Dataset, spec: DFMSpec, n_series: int, steps: int, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
@@ -97,6 +120,10 @@ def continue_volatility(
         :func:`bdfm.inference.fitting.volatility_paths` gives them), and the future
         values alone: ``"factor_log_var"`` (D, steps, k), ``"idio_log_var"``
         (D, steps) or (D, steps, N), ``"tail_scale"`` (D, steps), as the spec has them.
+        Factor GARCH adds ``"factor_shock"`` (D, steps, k) and idiosyncratic GARCH
+        ``"idio_shock"`` (D, steps, N): the standard-normal shocks that drive the
+        variances (give them to :func:`simulate_forward`, so that a large shock raises
+        the next variances of the same path).
     """
     if spec.constant_gaussian:
         return {}
@@ -110,7 +137,7 @@ def continue_volatility(
         last = stack_draws(post["factor_log_var"])[:, -1]  # (D, k)
         phi, sd = (stack_draws(post[f"factor_sv_{v}"]) for v in ("phi", "sd"))
         h = future["factor_log_var"] = _ar1_forward(last, phi, sd, steps, rng)
-    if spec.idio_volatility != "constant":
+    if spec.idio_volatility in ("common_sv", "sv"):
         last = stack_draws(post["idio_log_var"])[:, -1]  # (D,) common, (D, N) per series
         phi, sd = (stack_draws(post[f"idio_sv_{v}"]) for v in ("phi", "sd"))
         common = last.ndim == 1
@@ -123,6 +150,12 @@ def continue_volatility(
     if spec.tails == "student_t":
         nu = stack_draws(post["tails_nu"]).reshape(n_draws, 1)
         lam = future["tail_scale"] = rng.gamma(0.5 * nu, 2.0 / nu, size=(n_draws, steps))
+    if spec.factor_volatility == "garch":
+        shocks = future["factor_shock"] = rng.standard_normal((n_draws, steps, k))
+        h = future["factor_log_var"] = _garch_forward(post, "factor", lam, shocks)
+    if spec.idio_volatility == "garch":
+        shocks = future["idio_shock"] = rng.standard_normal((n_draws, steps, n_series))
+        g = future["idio_log_var"] = _garch_forward(post, "idio", lam, shocks)
     past = volatility_paths(post, k, n_series)
     out = dict(future)
     if "factor_var" in past:
@@ -157,7 +190,7 @@ def stationary_volatility(post: xr.Dataset, spec: DFMSpec, n_series: int) -> dic
         return mean_variance_scale(phi, sd, nu)  # a common path: (D, 1)
 
     factor = mean_scale("factor", spec.factor_volatility == "sv")
-    idio = mean_scale("idio", spec.idio_volatility != "constant")
+    idio = mean_scale("idio", spec.idio_volatility in ("common_sv", "sv"))
     return {
         "factor_var": np.broadcast_to(factor, (n_draws, spec.n_factors)).astype(float),
         "obs_scale": np.broadcast_to(idio, (n_draws, n_series)).astype(float),
@@ -174,6 +207,8 @@ def simulate_forward(
     *,
     factor_var: np.ndarray | None = None,
     obs_scale: np.ndarray | None = None,
+    factor_shock: np.ndarray | None = None,
+    idio_shock: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Continue joint smoother paths of the factors: nowcasts and h-step forecasts.
 
@@ -195,6 +230,11 @@ def simulate_forward(
         Default ones. The conventions are those of
         :func:`bdfm.statespace.assemble.dfm_loglike_pointwise`; without either
         argument the draws are the constant model's, bit for bit.
+    factor_shock : (D, h, k), optional
+        Standard-normal factor shocks to use instead of fresh draws (factor GARCH:
+        the shocks that :func:`continue_volatility` drove the variances with).
+    idio_shock : (D, h, N), optional
+        Standard-normal idiosyncratic innovations over the horizon, likewise.
 
     Returns
     -------
@@ -238,12 +278,13 @@ def simulate_forward(
     f_future = np.empty((D, steps, k))
     y_future = np.empty((D, steps, n))
     for s in range(steps):
-        shock = rng.standard_normal((D, k))
+        shock = rng.standard_normal((D, k)) if factor_shock is None else factor_shock[:, s]
         if factor_var is not None:
             shock = np.sqrt(factor_var[:, T + s]) * shock
         f_new = np.einsum("dlij,dlj->di", factor_ar, hist) + shock
         hist = np.concatenate([f_new[:, None], hist[:, :-1]], axis=1)
-        u = rho * u + idio_sd(T + s) * rng.standard_normal((D, n))
+        z = rng.standard_normal((D, n)) if idio_shock is None else idio_shock[:, s]
+        u = rho * u + idio_sd(T + s) * z
         f_future[:, s] = f_new
         y_future[:, s] = np.einsum("dk,dnk->dn", f_new, lam) + u
     return nowcast, y_future, f_future
@@ -381,6 +422,8 @@ def forecast_fit(
         rng,
         factor_var=vol.get("factor_var"),
         obs_scale=vol.get("obs_scale"),
+        factor_shock=vol.get("factor_shock"),
+        idio_shock=vol.get("idio_shock"),
     )
     shape = (post.sizes[CHAIN], post.sizes[DRAW])
     scaling = panel.scaling

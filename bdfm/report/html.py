@@ -226,12 +226,31 @@ def _volatility(fit: FitResult, opts: Options) -> str:
             else "the shock scale 1/√λ_t of the Student-t shocks (variances divided by λ_t)"
         )
     text = "Posterior median with 50% and 90% credible bands over time of " + "; ".join(shown) + "."
-    if "factor_log_var" in post or "idio_log_var" in post:
+    if "factor_sv_phi" in post or "idio_sv_phi" in post:
         text += (
-            " The log-variance paths have mean 0, so 1 is their long-run level; the table "
-            "gives the persistence φ and volatility of volatility σ of their AR(1)."
+            " The stochastic log-variance paths have mean 0, so 1 is their long-run level; "
+            "the table gives the persistence φ and volatility of volatility σ of their AR(1)."
+        )
+    if "factor_garch_alpha" in post or "idio_garch_alpha" in post:
+        text += (
+            " The GARCH variances (factor, or idiosyncratic per series) are GJR-GARCH(1,1) "
+            "of the estimated shocks, "
+            "q_t = ω + (α + γ·1[η̂_{t-1} < 0]) η̂²_{t-1} + β q_{t-1} (long-run level 1): each "
+            "date's variance is known from the returns before it; the table gives α, the "
+            "extra weight γ of falls (leverage) and β."
         )
     rows: list[dict] = []
+    for prefix, what, dim in (("factor", "factor", FACTOR), ("idio", "idiosyncratic", SERIES)):
+        if f"{prefix}_garch_alpha" not in post:
+            continue
+        for key, name in (
+            ("alpha", "GARCH news α"),
+            ("gamma", "GARCH leverage γ"),
+            ("beta", "GARCH memory β"),
+        ):
+            var = post[f"{prefix}_garch_{key}"]
+            labels = [str(v) for v in var[dim].values]
+            rows += _summary_rows(stack_draws(var), f"{name} ({what})", labels)
     for prefix, what in (("factor", "factor"), ("idio", "idiosyncratic")):
         if f"{prefix}_sv_phi" not in post:
             continue

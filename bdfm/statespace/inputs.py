@@ -248,6 +248,7 @@ def portfolio_loading(
     idio_ar: np.ndarray | None,
     weights: np.ndarray,
     m: int,
+    obs_scale: np.ndarray | None = None,
 ) -> PortfolioLoading:
     """The portfolio's loading on the state, known part and noise variance per date.
 
@@ -262,6 +263,9 @@ def portfolio_loading(
     loadings : (N, k); idio_sd : (N,); idio_ar : (N,) or None (iid errors).
     weights : (N,) portfolio weights on the model-unit series.
     m : the state dimension (``k`` times the lags in the state).
+    obs_scale : (T, N), optional
+        Known per-date multipliers of the idiosyncratic variances (the likelihood's
+        convention: an AR(1) start has variance ``σ² obs_scale[t] / (1 − ρ²)``).
     """
     w = np.asarray(weights, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -270,10 +274,11 @@ def portfolio_loading(
     k = lam.shape[1]
     T = y.shape[0]
     var = np.asarray(idio_sd, dtype=float) ** 2
+    var = np.broadcast_to(var if obs_scale is None else var * obs_scale, (T, len(var)))
     a = np.zeros((T, m))
     a[:, :k] = w @ lam
     if idio_ar is None:
-        return PortfolioLoading(a, np.zeros(T), np.full(T, np.sum(w**2 * var)))
+        return PortfolioLoading(a, np.zeros(T), np.sum(w**2 * var, axis=1))
     prev = np.zeros_like(mask)
     prev[1:] = mask[:-1]
     y_lag = np.zeros_like(y)

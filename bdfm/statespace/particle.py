@@ -97,6 +97,7 @@ from numba import njit
 from scipy.special import gammaln
 
 from bdfm.statespace.assemble import n_state_lags
+from bdfm.statespace.garch import factor_garch_variance, idio_garch_variance
 from bdfm.statespace.inputs import obs_stats, portfolio_loading, transition_top
 from bdfm.statespace.kernels import _predict, _update
 from bdfm.statespace.stats import ar1_inputs
@@ -301,9 +302,11 @@ def _ar_law(spec, size, name):
     return phi, sd, mean
 
 
-def _sum_of_squares(y, mask, idio_sd, idio_ar, ar1):
+def _sum_of_squares(y, mask, idio_sd, idio_ar, ar1, obs_scale=None):
     """``(S_t, n_t)``: the weighted sum of squares of the unit-multiplier statistics."""
     var = np.asarray(idio_sd, dtype=float) ** 2
+    if obs_scale is not None:
+        var = var * obs_scale
     if idio_ar is None:
         return (mask * y**2 / var).sum(axis=1), mask.sum(axis=1)
     rho = np.asarray(idio_ar, dtype=float)
@@ -325,6 +328,8 @@ def particle_loglike(
     idio_sv=None,
     nu=None,
     factor_log_var=None,
+    factor_garch=None,
+    idio_garch=None,
     n_particles: int = 500,
     random_seed=None,
     portfolio=None,
@@ -358,6 +363,17 @@ def particle_loglike(
         an oracle test), used in place of factor SV; exclusive with ``factor_sv``.
         Every particle shares it, so with Gaussian shocks and no idiosyncratic SV
         the filter is the exact Kalman filter given the path.
+    factor_garch : tuple, optional
+        ``(alpha, beta)`` or ``(alpha, beta, gamma)``, each a scalar or (k,): the
+        factor variances are the GJR-GARCH(1,1) path of :mod:`bdfm.statespace.garch` computed from ``y``
+        (``factor_volatility="garch"``), then used as ``factor_log_var``; exclusive
+        with ``factor_sv`` and ``factor_log_var``.
+    idio_garch : tuple, optional
+        ``(alpha, beta)`` or ``(alpha, beta, gamma)``, each a scalar or (N,): the
+        idiosyncratic variances are ``idio_sd² r`` with ``r`` the GJR-GARCH(1,1)
+        multipliers of :mod:`bdfm.statespace.garch` computed from ``y``
+        (``idio_volatility="garch"``), known given the parameters; exclusive with
+        ``idio_sv``.
     n_particles : int
         Number of particles (at least 2).
     random_seed : int, numpy Generator or None
@@ -420,22 +436,48 @@ def particle_loglike(
         if not (np.isfinite(nu) and nu > 2.0):
             raise ValueError(f"nu must be finite and > 2 (finite variance), got {nu}")
     fsv = None if factor_sv is None else _ar_law(factor_sv, k, "factor_sv")
+    given = [
+        n
+        for n, v in (
+            ("factor_sv", factor_sv),
+            ("factor_log_var", factor_log_var),
+            ("factor_garch", factor_garch),
+        )
+        if v is not None
+    ]
+    if len(given) > 1:
+        raise ValueError(
+            f"give one of factor_sv (latent stochastic volatility), factor_log_var (a known "
+            f"path) or factor_garch (a GARCH path computed from y), got {given}"
+        )
+    if factor_garch is not None:
+        q, _ = factor_garch_variance(
+            np.where(mask, y, 0.0), mask, loadings, factor_ar, idio_sd, *factor_garch
+        )
+        factor_log_var = np.log(q)
     if factor_log_var is not None:
-        if fsv is not None:
-            raise ValueError(
-                "give either factor_sv (latent stochastic volatility) or factor_log_var "
-                "(a known path), not both"
-            )
         factor_log_var = np.asarray(factor_log_var, dtype=float)
         if factor_log_var.shape != (T, k) or not np.all(np.isfinite(factor_log_var)):
             raise ValueError(f"factor_log_var must be a finite ({T}, {k}) array")
     isv = None if idio_sv is None else _ar_law(idio_sv, 1, "idio_sv")
+    obs_scale = None
+    if idio_garch is not None:
+        if isv is not None:
+            raise ValueError(
+                "give one of idio_sv (a latent common path) or idio_garch (GARCH multipliers "
+                "computed from y), not both"
+            )
+        obs_scale, _ = idio_garch_variance(
+            np.where(mask, y, 0.0), mask, loadings, idio_sd, idio_ar, *idio_garch
+        )
 
     # statistics of the unit-multiplier model, once
     y0 = np.ascontiguousarray(np.where(mask, y, 0.0))
     ar1 = None if idio_ar is None else ar1_inputs(y0, mask)
-    C, b, kappa1 = obs_stats(y0, mask.astype(float), loadings, idio_sd, idio_ar, ar1)
-    ssq, n_obs = _sum_of_squares(y0, mask, idio_sd, idio_ar, ar1)
+    C, b, kappa1 = obs_stats(
+        y0, mask.astype(float), loadings, idio_sd, idio_ar, ar1, obs_scale=obs_scale
+    )
+    ssq, n_obs = _sum_of_squares(y0, mask, idio_sd, idio_ar, ar1, obs_scale)
     top = transition_top(
         factor_ar, n_state_lags(factor_ar.shape[0], "iid" if ar1 is None else "ar1")
     )
@@ -448,7 +490,10 @@ def particle_loglike(
                 f"portfolio must be ({N},) or (P, {N}) finite weights, got {portfolio.shape}"
             )
         n_port = portfolio.shape[0]
-        loads = [portfolio_loading(y0, mask, loadings, idio_sd, idio_ar, w, m) for w in portfolio]
+        loads = [
+            portfolio_loading(y0, mask, loadings, idio_sd, idio_ar, w, m, obs_scale)
+            for w in portfolio
+        ]
         pa = np.ascontiguousarray(np.stack([pl.a for pl in loads], axis=1))  # (T, P, m)
         pconst = np.stack([pl.const for pl in loads], axis=1)  # (T, P)
         pnoise = np.ascontiguousarray(np.stack([pl.noise for pl in loads], axis=1))

@@ -18,6 +18,7 @@ from bdfm.inference.fitting import (
 )
 from bdfm.inference.posterior_mode import natural_params_fn, unconstrained_point
 from bdfm.inference.start import identified_params, point_to_free
+from bdfm.statespace.garch import factor_garch_variance, idio_garch_variance
 from tests.statespace.dense_tv import tv_loglike
 
 OPTIONS = [
@@ -26,6 +27,10 @@ OPTIONS = [
     {"idio_volatility": "sv"},
     {"tails": "student_t"},
     {"factor_volatility": "sv", "idio_volatility": "common_sv", "tails": "student_t"},
+    {"factor_volatility": "garch"},
+    {"factor_volatility": "garch", "idio_volatility": "common_sv", "tails": "student_t"},
+    {"idio_volatility": "garch"},
+    {"factor_volatility": "garch", "idio_volatility": "garch", "tails": "student_t"},
 ]
 
 
@@ -79,6 +84,20 @@ def test_observed_term_is_the_dense_gaussian_given_the_paths(options, idio):
         coords={"chain": [0], "draw": [0], TIME: list(pm_model.coords[TIME])},
     )
     paths = volatility_paths(ds, 1, 5)
+    if model.spec.factor_volatility == "garch":
+        # the graph's GARCH path is the numpy recursion on the GLS shocks of the data
+        c = model._data_constants
+        # start: persistence 0.95, news share 0.1, leverage share 0.2
+        q, _ = factor_garch_variance(c["y"], c["mask"], got["loadings"], params["factor_ar"],
+                                     got["idio_sd"], 0.076, 0.855, 0.038)  # fmt: skip
+        np.testing.assert_allclose(got["factor_log_var"], np.log(q), rtol=0, atol=1e-12)
+        assert np.ptp(q) > 0.1
+    if model.spec.idio_volatility == "garch":
+        c = model._data_constants
+        r, _ = idio_garch_variance(c["y"], c["mask"], got["loadings"], got["idio_sd"],
+                                   params.get("idio_ar"), 0.076, 0.855, 0.038)  # fmt: skip
+        np.testing.assert_allclose(got["idio_log_var"], np.log(r), rtol=0, atol=1e-12)
+        assert np.ptp(r) > 0.1
     fv = paths.get("factor_var", np.ones((1, 60, 1)))[0]
     sc = paths.get("obs_scale", np.ones((1, 60, 5)))[0]
     assert not (np.allclose(fv, 1.0) and np.allclose(sc, 1.0))
@@ -141,14 +160,32 @@ def test_impossible_priors_are_refused(priors, match):
         prepare_bayes(model, priors=priors, reference_loadings=np.ones((5, 1)))
 
 
+@pytest.mark.parametrize(
+    ("priors", "match"),
+    [
+        ({"factor_garch_share": bdfm.Prior("Normal", mu=0.1, sigma=0.1)}, r"fraction.*\(0, 1\)"),
+        (
+            {"factor_garch_persistence": bdfm.Prior("Uniform", lower=-0.5, upper=1.0)},
+            r"\(0, 1\)",
+        ),
+        ({"factor_sv_phi": bdfm.Prior("Beta", alpha=2.0, beta=1.0)}, "unknown prior name"),
+    ],
+)
+def test_impossible_garch_priors_are_refused(priors, match):
+    model = _model({"factor_volatility": "garch"})
+    with pytest.raises(ValueError, match=match):
+        prepare_bayes(model, priors=priors, reference_loadings=np.ones((5, 1)))
+
+
 def test_volatility_priors_are_unknown_to_a_constant_model():
     model = _model({})
     with pytest.raises(ValueError, match="unknown prior name"):
         prepare_bayes(model, priors={"tails_nu": bdfm.Prior("Gamma", alpha=2.0, beta=0.1)})
 
 
-def test_options_that_do_not_combine_are_refused():
-    model = _model({"factor_volatility": "sv"})
+@pytest.mark.parametrize("factor_volatility", ["sv", "garch"])
+def test_options_that_do_not_combine_are_refused(factor_volatility):
+    model = _model({"factor_volatility": factor_volatility})
     with pytest.raises(ValueError, match="identification='rsp'"):
         prepare_bayes(model, identification="rsp")
     with pytest.raises(ValueError, match="init='map'"):

@@ -496,3 +496,76 @@ def test_default_variances_keep_the_constant_forecast_bit_for_bit():
         simulate_forward(
             y, mask, factors, draws, 3, np.random.default_rng(5), obs_scale=np.ones((50, 9, 4))
         )
+
+
+def test_garch_variances_continue_by_their_recursion_driven_by_the_factor_shocks():
+    """q_{T+1} is the fit's; then the GJR recursion on the very shocks the factors get."""
+    spec = DFMSpec(2, factor_volatility="garch", tails="student_t")
+    rng = np.random.default_rng(8)
+    T, D, steps = 6, 5, 4
+    alpha, beta = rng.uniform(0.05, 0.15, (1, D, 2)), rng.uniform(0.7, 0.8, (1, D, 2))
+    gamma = rng.uniform(0.0, 0.1, (1, D, 2))
+    post = xr.Dataset(
+        {
+            "factor_garch_alpha": ([CHAIN, DRAW, FACTOR], alpha),
+            "factor_garch_beta": ([CHAIN, DRAW, FACTOR], beta),
+            "factor_garch_gamma": ([CHAIN, DRAW, FACTOR], gamma),
+            "factor_log_var": ([CHAIN, DRAW, TIME, FACTOR], rng.normal(0, 0.3, (1, D, T, 2))),
+            "factor_log_var_next": ([CHAIN, DRAW, FACTOR], rng.normal(0, 0.3, (1, D, 2))),
+            "tails_nu": ([CHAIN, DRAW], np.full((1, D), 6.0)),
+            "tail_scale": ([CHAIN, DRAW, TIME], rng.gamma(3.0, 1 / 3.0, (1, D, T))),
+        },
+        coords={CHAIN: [0], DRAW: np.arange(D), TIME: np.arange(T), FACTOR: ["f1", "f2"]},
+    )
+    out = continue_volatility(post, spec, 3, steps, np.random.default_rng(2))
+    h, eps, lam = out["factor_log_var"], out["factor_shock"], out["tail_scale"]
+    a, b, g = alpha[0], beta[0], gamma[0]
+    q = np.exp(post["factor_log_var_next"].values[0])
+    for s in range(steps):
+        np.testing.assert_allclose(h[:, s], np.log(q), rtol=1e-12)
+        shock = np.sqrt(q / lam[:, s, None]) * eps[:, s]
+        q = (1 - a - g / 2 - b) + np.where(shock < 0, a + g, a) * shock**2 + b * q
+    np.testing.assert_allclose(out["factor_var"][:, T:], np.exp(h) / lam[..., None])
+    # simulate_forward uses exactly those shocks: with A = 0, f_{T+s} = sqrt(var) ε
+    params = {"loadings": np.ones((3, 2)), "factor_ar": np.zeros((1, 2, 2)), "idio_sd": np.ones(3)}
+    draws = {k: np.repeat(v[None], D, 0) for k, v in params.items()}
+    y, mask = np.zeros((T, 3)), np.ones((T, 3), bool)
+    _, _, f = simulate_forward(
+        y, mask, np.zeros((D, T, 2)), draws, steps, np.random.default_rng(1),
+        factor_var=out["factor_var"], factor_shock=eps,
+    )  # fmt: skip
+    np.testing.assert_allclose(f, np.sqrt(out["factor_var"][:, T:]) * eps, rtol=1e-12)
+
+
+def test_idio_garch_multipliers_continue_with_the_innovations_the_series_get():
+    spec = DFMSpec(1, idio_volatility="garch")
+    rng = np.random.default_rng(9)
+    T, D, N, steps = 5, 4, 3, 3
+    coefs = {v: rng.uniform(lo, hi, (1, D, N)) for v, lo, hi in
+             (("alpha", 0.05, 0.1), ("beta", 0.7, 0.8), ("gamma", 0.0, 0.1))}  # fmt: skip
+    post = xr.Dataset(
+        {f"idio_garch_{v}": ([CHAIN, DRAW, SERIES], x) for v, x in coefs.items()}
+        | {
+            "idio_log_var": ([CHAIN, DRAW, TIME, SERIES], rng.normal(0, 0.3, (1, D, T, N))),
+            "idio_log_var_next": ([CHAIN, DRAW, SERIES], rng.normal(0, 0.3, (1, D, N))),
+        },
+        coords={CHAIN: [0], DRAW: np.arange(D), TIME: np.arange(T), SERIES: ["a", "b", "c"]},
+    )
+    out = continue_volatility(post, spec, N, steps, np.random.default_rng(3))
+    g, z = out["idio_log_var"], out["idio_shock"]
+    a, b, c = (coefs[v][0] for v in ("alpha", "beta", "gamma"))
+    r = np.exp(post["idio_log_var_next"].values[0])
+    for s in range(steps):
+        np.testing.assert_allclose(g[:, s], np.log(r), rtol=1e-12)
+        e = np.sqrt(r) * z[:, s]
+        r = (1 - a - c / 2 - b) + np.where(e < 0, a + c, a) * e**2 + b * r
+    np.testing.assert_allclose(out["obs_scale"][:, T:], np.exp(g))
+    assert "factor_var" not in out
+    # simulate_forward: iid errors, zero factors and loadings -> y = σ sqrt(r) z
+    params = {"loadings": np.zeros((N, 1)), "factor_ar": np.zeros((1, 1, 1)), "idio_sd": np.ones(N)}
+    draws = {k: np.repeat(v[None], D, 0) for k, v in params.items()}
+    _, y_f, _ = simulate_forward(
+        np.zeros((T, N)), np.ones((T, N), bool), np.zeros((D, T, 1)), draws, steps,
+        np.random.default_rng(1), obs_scale=out["obs_scale"], idio_shock=z,
+    )  # fmt: skip
+    np.testing.assert_allclose(y_f, np.exp(g / 2) * z, rtol=1e-12)

@@ -144,6 +144,15 @@ def test_volatility_section_of_a_volatility_fit():
         assert image.width == 1280
 
 
+def test_volatility_section_of_a_factor_garch_fit():
+    fake = fake_volatility_fit(factor="garch", idio="constant", student_t=False)
+    body = _volatility_section(fake)
+    for needle in ("GJR-GARCH(1,1)", "GARCH news α (factor)", "GARCH leverage γ (factor)",
+                   "GARCH memory β (factor)", "exp(h/2)"):  # fmt: skip
+        assert needle in body, needle
+    assert "volatility of volatility" not in body
+
+
 def test_comparison_of_fits(fit):
     with warnings.catch_warnings():  # few draws: PSIS-LOO may warn about Pareto k
         warnings.simplefilter("ignore", UserWarning)

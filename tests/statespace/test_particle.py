@@ -139,6 +139,24 @@ def test_known_factor_log_var_path_equals_graph_given_the_path(idio):
     assert not np.allclose(res.loglike, _kalman(y, mask, LAM, AR2, SD, rho), atol=1e-3)
 
 
+@pytest.mark.parametrize("nu", [None, 6.0])
+def test_factor_garch_is_the_known_path_computed_from_the_data(nu):
+    """factor_garch=(α, β): the GARCH path of the GLS shocks of y, then as factor_log_var."""
+    from bdfm.statespace.garch import factor_garch_variance
+
+    y, mask = _panel(30, 5, 13)
+    coefs = np.array([0.15, 0.05]), np.array([0.8, 0.9]), np.array([0.0, 0.08])
+    q, _ = factor_garch_variance(np.where(mask, y, 0.0), mask, LAM, AR2, SD, *coefs)
+    kw = {"nu": nu, "n_particles": 50}
+    res = particle_loglike(y, mask, LAM, AR2, SD, factor_garch=coefs, random_seed=4, **kw)
+    ref = particle_loglike(y, mask, LAM, AR2, SD, factor_log_var=np.log(q), random_seed=4, **kw)
+    np.testing.assert_array_equal(res.loglike, ref.loglike)
+    if nu is None:  # no latent state: exact, against the pytensor graph given the path
+        np.testing.assert_allclose(
+            res.loglike, _graph(y, mask, LAM, AR2, SD, factor_var=q), atol=1e-10
+        )
+
+
 def test_known_path_with_student_t_matches_gauss_laguerre():
     """Known factor path and t shocks: the date's density integrates only over λ."""
     T, N = 1, 5
@@ -381,7 +399,11 @@ def test_reproducible_with_seed():
         ({"idio_sv": (0.5, np.nan)}, "finite"),
         ({"factor_log_var": np.zeros((5, 3))}, "factor_log_var"),
         ({"factor_log_var": np.full((5, 2), np.inf)}, "factor_log_var"),
-        ({"factor_log_var": np.zeros((5, 2)), "factor_sv": (0.5, 0.2)}, "not both"),
+        ({"factor_log_var": np.zeros((5, 2)), "factor_sv": (0.5, 0.2)}, "give one of"),
+        ({"factor_garch": (0.1, 0.8), "factor_sv": (0.5, 0.2)}, "give one of"),
+        ({"factor_garch": (0.3, 0.8)}, "alpha \\+ gamma/2 \\+ beta < 1"),
+        ({"factor_garch": (0.1, 0.7, 0.5)}, "alpha \\+ gamma/2 \\+ beta < 1"),
+        ({"idio_garch": (0.1, 0.8), "idio_sv": (0.5, 0.2)}, "not both"),
     ],
 )
 def test_bad_inputs_raise(kwargs, match):
@@ -476,3 +498,42 @@ def test_bad_portfolio_raises():
     y, mask = _panel(10, 5, 1)
     with pytest.raises(ValueError, match="portfolio must be"):
         particle_loglike(y, mask, LAM, AR2, SD, portfolio=np.ones(3))
+
+
+@pytest.mark.parametrize("idio", ["iid", "ar1"])
+def test_idio_garch_is_the_known_obs_scale_computed_from_the_data(idio):
+    """idio_garch: known per-series multipliers r (T, N); with factor GARCH too, exact."""
+    from bdfm.statespace.garch import factor_garch_variance, idio_garch_variance
+
+    y, mask = _panel(30, 5, 14)
+    rho = RHO if idio == "ar1" else None
+    y0 = np.where(mask, y, 0.0)
+    icoef = np.full(5, 0.1), np.full(5, 0.7), np.linspace(0.0, 0.2, 5)
+    fcoef = np.array([0.1, 0.05]), np.array([0.8, 0.85]), np.array([0.05, 0.0])
+    r, _ = idio_garch_variance(y0, mask, LAM, SD, rho, *icoef)
+    q, _ = factor_garch_variance(y0, mask, LAM, AR2, SD, *fcoef)
+    w = np.array([0.2, 0.3, 0.1, 0.25, 0.15])
+    res = particle_loglike(
+        y, mask, LAM, AR2, SD, rho, factor_garch=fcoef, idio_garch=icoef, n_particles=5,
+        random_seed=1, portfolio=w,
+    )  # fmt: skip
+    ref = _graph(y, mask, LAM, AR2, SD, rho, factor_var=q, obs_scale=r)
+    np.testing.assert_allclose(res.loglike, ref, rtol=0, atol=1e-10)
+    assert np.all(res.se == 0.0)
+    # the portfolio's idiosyncratic variance uses the multipliers: compare with r = 1
+    flat = particle_loglike(
+        y, mask, LAM, AR2, SD, rho, factor_garch=fcoef, n_particles=5, random_seed=1, portfolio=w
+    )
+    assert not np.allclose(res.portfolio.sd, flat.portfolio.sd)
+    if idio == "iid":  # the portfolio predictive against the dense joint Gaussian
+        from tests.conftest import dense_condition
+        from tests.statespace.dense_tv import tv_y_cov
+
+        T = y.shape[0]
+        cov = tv_y_cov(np.ones_like(mask), LAM, AR2, SD, factor_var=q, obs_scale=r)
+        for t in (0, 1, 8, 17, T - 1):
+            target = np.zeros_like(mask)
+            target[t] = True
+            mean, var = dense_condition(cov, y0[:t], mask[:t], target)
+            assert res.portfolio.mean[t, 0, 0] == pytest.approx(w @ mean, abs=1e-9)
+            assert res.portfolio.sd[t, 0, 0] == pytest.approx(np.sqrt(w @ var @ w), rel=1e-9)

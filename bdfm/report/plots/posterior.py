@@ -91,12 +91,12 @@ def plot_volatility(fit: FitResult, *, probs: Sequence[float] = PROBS) -> Figure
     Figure
         Axes sharing the time axis, in this order:
 
-        * one per factor (``factor_volatility="sv"``): its innovation volatility
+        * one per factor (``factor_volatility="sv"`` or ``"garch"``): its innovation volatility
           ``exp(h/2)`` and, with Student-t shocks, the total shock scale
           ``exp(h/2) / sqrt(λ)`` in grey behind it;
         * one for the idiosyncratic volatility: the common path ``exp(g/2)``
           (``idio_volatility="common_sv"``; with ``exp(g/2) / sqrt(λ)`` under Student-t
-          shocks), or, with one path per series (``"sv"``), the median across series of
+          shocks), or, with one path per series (``"sv"`` or ``"garch"``), the median across series of
           each series' posterior median ``exp(g/2)``, with bands of the spread across
           series (not posterior bands);
         * with Student-t shocks and constant factor volatility, one for the common
@@ -113,8 +113,8 @@ def plot_volatility(fit: FitResult, *, probs: Sequence[float] = PROBS) -> Figure
     if not any(name in post for name in VOLATILITY_PATHS):
         raise ValueError(
             "this fit has no volatility paths to plot: its variances are constant and its "
-            "shocks Gaussian (fit with factor_volatility='sv', idio_volatility='common_sv' "
-            "or 'sv', or tails='student_t' for fit.posterior['factor_log_var'], "
+            "shocks Gaussian (fit with factor_volatility='sv' or 'garch', idio_volatility="
+            "'common_sv', 'sv' or 'garch', or tails='student_t' for fit.posterior['factor_log_var'], "
             "'idio_log_var' or 'tail_scale')"
         )
     some = next(post[name] for name in VOLATILITY_PATHS if name in post)

@@ -37,7 +37,7 @@ def bands(ax) -> list:
 
 def fake_volatility_fit(
     *,
-    factor: bool = True,
+    factor: bool | str = True,
     idio: str = "common_sv",
     student_t: bool = True,
     n_factors: int = 2,
@@ -50,7 +50,8 @@ def fake_volatility_fit(
     Holds what a sampled fit with these options holds: ``factor_log_var`` (chain, draw,
     time, factor) and ``factor_sv_phi``/``_sd`` (factor SV), ``idio_log_var`` and
     ``idio_sv_phi``/``_sd`` (common: no series dim; ``"sv"``: per series) and ``tail_scale``,
-    ``tails_nu`` (Student-t); 2 chains of 40 draws.
+    ``tails_nu`` (Student-t); 2 chains of 40 draws. ``factor="garch"``: the factor path
+    with ``factor_garch_alpha``/``_gamma``/``_beta`` instead of the SV parameters.
     """
     from types import SimpleNamespace
 
@@ -76,7 +77,12 @@ def fake_volatility_fit(
         return 0.3 * np.cumsum(rng.normal(size=(chains, draws, n_time, *shape)), axis=2)
 
     data = {}
-    if factor:
+    if factor == "garch":
+        data["factor_log_var"] = ((*cd, TIME, FACTOR), path(n_factors))
+        for name, lo, hi in (("alpha", 0.02, 0.1), ("gamma", 0.0, 0.1), ("beta", 0.8, 0.85)):
+            draws_ = rng.uniform(lo, hi, (chains, draws, n_factors))
+            data[f"factor_garch_{name}"] = ((*cd, FACTOR), draws_)
+    elif factor:
         data["factor_log_var"] = ((*cd, TIME, FACTOR), path(n_factors))
         data["factor_sv_phi"] = ((*cd, FACTOR), rng.uniform(0.85, 0.99, (chains, draws, n_factors)))
         data["factor_sv_sd"] = ((*cd, FACTOR), rng.uniform(0.1, 0.4, (chains, draws, n_factors)))
@@ -93,7 +99,7 @@ def fake_volatility_fit(
         data["tails_nu"] = (cd, 2 + rng.gamma(2.0, 3.0, (chains, draws)))
     spec = DFMSpec(
         n_factors=n_factors,
-        factor_volatility="sv" if factor else "constant",
+        factor_volatility=factor if isinstance(factor, str) else ("sv" if factor else "constant"),
         idio_volatility=idio,
         tails="student_t" if student_t else "normal",
     )
