@@ -12,7 +12,9 @@ For each panel, rolling window ``--window`` (750) dates, refit every ``--refit``
 - ``bdfm sv-t``: factor stochastic volatility + a common idiosyncratic SV path +
   Student-t shocks (k=2, iid errors), the one-step predictives by the particle filter;
 - ``bdfm garch-t``: the same with ``factor_volatility="garch"`` (each factor's variance a
-  GARCH(1,1) of its GLS shock estimates, fitted jointly);
+  GJR-GARCH(1,1) of its GLS shock estimates, fitted jointly);
+- ``bdfm garch/garch-t``: factor GARCH + ``idio_volatility="garch"`` (a GJR-GARCH(1,1) per
+  series on its GLS residuals) + Student-t shocks;
 
 both ``method="bayes"`` (nutpie, ``--chains`` x (``--tune`` + ``--draws``), ``--max-draws``
 kept per refit), and a univariate GARCH(1,1) with Student-t innovations and a constant
@@ -58,6 +60,12 @@ SPECS = {
         "n_factors": 2,
         "factor_volatility": "garch",
         "idio_volatility": "common_sv",
+        "tails": "student_t",
+    },
+    "bdfm garch/garch-t": {
+        "n_factors": 2,
+        "factor_volatility": "garch",
+        "idio_volatility": "garch",
         "tails": "student_t",
     },
 }
