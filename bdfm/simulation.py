@@ -8,6 +8,7 @@ import pandas as pd
 from bdfm.dims import factor_labels
 from bdfm.params import companion_matrix, validate_params
 from bdfm.spec import DFMSpec
+from bdfm.statespace.garch import RIDGE
 from bdfm.statespace.inputs import stationary_cov
 
 __all__ = ["random_params", "simulate", "volatility_paths"]
@@ -244,7 +245,7 @@ def _simulate_garch(spec, p, paths, rng) -> tuple[np.ndarray, np.ndarray]:
     L, A, sd = p["loadings"], p["factor_ar"], p["idio_sd"]
     rho = p.get("idio_ar", np.zeros(n_series))
     w = L / sd[:, None] ** 2
-    gls = np.linalg.solve(L.T @ w, w.T)  # (k, N): f̂_t = gls @ y_t
+    gls = np.linalg.solve(L.T @ w + RIDGE * np.eye(k), w.T)  # (k, N): f̂_t = gls @ y_t
     fg = spec.factor_volatility == "garch"
     ig = spec.idio_volatility == "garch"
     fc = tuple(p[f"factor_garch_{v}"] for v in ("alpha", "beta", "gamma")) if fg else None

@@ -482,7 +482,7 @@ def build_pymc_model(model, bspec: BayesSpec, priors: Mapping[str, Prior], frame
         garch_inputs = {
             "y": c["y"],
             "mask": c["mask"],
-            "loadings": loadings,
+            "loadings": pt.specify_shape(loadings, (panel.n_series, k)),
             "factor_ar": factor_ar,
             "idio_sd": idio_sd,
             "idio_ar": params[3] if ar1 else None,

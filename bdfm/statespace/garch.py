@@ -17,7 +17,7 @@ is the factor shock implied by the cross-sectional GLS estimates of the factors,
 .. math::
 
     \hat f_t = C_t^{-1} b_t,\qquad
-    C_t = \sum_{i\ \mathrm{observed}} \lambda_i \lambda_i' / \sigma_i^2,\qquad
+    C_t = \sum_{i\ \mathrm{observed}} \lambda_i \lambda_i' / \sigma_i^2 + 10^{-12} I,\qquad
     b_t = \sum_{i\ \mathrm{observed}} \lambda_i\, y_{it} / \sigma_i^2 .
 
 The sign of a factor is that of its anchor loadings (positive), so γ > 0 on a market
@@ -87,13 +87,17 @@ def _observed_enough(mask, n_factors: int) -> np.ndarray:
     return np.asarray(mask, dtype=bool).sum(axis=1) >= n_factors
 
 
-def _gls_design(mask, loadings, idio_sd):
-    """(T, k, k) C_t and the (T, N) weights mask/σ² (numpy or pytensor by input type)."""
+#: added to the diagonal of C_t: a zero loadings column (e.g. a sampler's starting
+#: point) then gives a zero estimate instead of a singular system
+RIDGE = 1e-12
+
+
+def _gls_design(mask, loadings, idio_sd, k: int):
+    """(T, k, k) C_t + RIDGE I and the (T, N) weights mask/σ² (numpy or pytensor by input)."""
     lib = pt if isinstance(loadings, pt.TensorVariable) else np
     w = mask / idio_sd[None, :] ** 2
-    k = loadings.shape[1]
     outer = (loadings[:, :, None] * loadings[:, None, :]).reshape((loadings.shape[0], -1))
-    C = lib.dot(w, outer).reshape((w.shape[0], k, k))
+    C = lib.dot(w, outer).reshape((w.shape[0], k, k)) + RIDGE * np.eye(k)
     return C, w
 
 
@@ -101,7 +105,7 @@ def _gls_factors_np(y, mask, loadings, idio_sd) -> np.ndarray:
     """GLS factor estimates f̂_t (T, k), zero where fewer than k series are observed."""
     k = loadings.shape[1]
     full = _observed_enough(mask, k)
-    C, w = _gls_design(mask, loadings, np.asarray(idio_sd, dtype=float))
+    C, w = _gls_design(mask, loadings, np.asarray(idio_sd, dtype=float), k)
     C[~full] = np.eye(k)  # placeholder: its estimate is discarded
     fhat = np.linalg.solve(C, ((w * y) @ loadings)[..., None])[..., 0]
     return np.where(full[:, None], fhat, 0.0)
@@ -226,7 +230,7 @@ def _static_k(loadings) -> int:
 def _gls_factors_pt(y, mask, loadings, idio_sd, k: int):
     """GLS factor estimates (T, k) as a graph; zero where fewer than k series are observed."""
     full = _observed_enough(mask, k).astype(float)
-    C, w = _gls_design(pt.as_tensor(mask), loadings, idio_sd)
+    C, w = _gls_design(pt.as_tensor(mask), loadings, idio_sd, k)
     # dates with fewer than k series get C = I and b = 0: a finite placeholder
     # (gradient 0) whose estimate is discarded
     C = C * full[:, None, None] + (1.0 - full)[:, None, None] * np.eye(k)[None]

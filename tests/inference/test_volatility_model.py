@@ -194,3 +194,13 @@ def test_options_that_do_not_combine_are_refused(factor_volatility):
         model.fit_map()
     with pytest.raises(ValueError, match="maximum likelihood is for constant"):
         model.fit_mle()
+
+
+@pytest.mark.parametrize("gauge", ["direct", "split"])
+def test_garch_models_build_under_both_gauges(gauge):
+    """The split gauge's loadings have no static shape; the GARCH graphs get it."""
+    model = _model({"factor_volatility": "garch", "idio_volatility": "garch", "tails": "student_t"})
+    pm_model = prepare_bayes(model, gauge=gauge)[2]
+    point = pm_model.initial_point()
+    assert np.isfinite(pm_model.compile_logp()(point))
+    assert pm_model.named_vars_to_dims["idio_log_var"] == (TIME, SERIES)
