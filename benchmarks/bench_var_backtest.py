@@ -301,17 +301,18 @@ def main() -> None:
     )
     args = parser.parse_args()
     results = []
+    info = machine_info()
+    out = HERE / "results" / f"var_backtest_{date.today()}{args.tag}"
     for name in args.panels:
         results.append(run_panel(name, args))
         print(json.dumps(results[-1]["rows"], indent=1), flush=True)
         print(json.dumps(results[-1]["lfo"]), flush=True)
-    info = machine_info()
-    out = HERE / "results" / f"var_backtest_{date.today()}{args.tag}"
-    out.with_suffix(".json").write_text(
-        json.dumps({"args": vars(args), "machine": info, "results": results}, indent=1)
-    )
-    out.with_suffix(".md").write_text(markdown(results, args, info))
-    print(f"wrote {out}.md and .json")
+        # rewritten after every panel: a run stopped later keeps the panels it finished
+        out.with_suffix(".json").write_text(
+            json.dumps({"args": vars(args), "machine": info, "results": results}, indent=1)
+        )
+        out.with_suffix(".md").write_text(markdown(results, args, info))
+        print(f"wrote {out}.md and .json ({len(results)} of {len(args.panels)} panels)")
 
 
 if __name__ == "__main__":
