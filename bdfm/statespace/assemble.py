@@ -11,9 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pytensor.tensor as pt
 
+from bdfm.statespace import blas_link
 from bdfm.statespace.kalman import kalman_loglike
 from bdfm.statespace.stats import obs_stats_ar1, obs_stats_iid
 from bdfm.statespace.stats_ops import lyapunov_op
+
+# pytensor links SciPy's OpenBLAS when it finds no system BLAS (no warning, full speed)
+blas_link.install()
 
 __all__ = [
     "dfm_loglike_pointwise",
