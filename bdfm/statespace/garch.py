@@ -51,7 +51,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 from bdfm.statespace.ar1_path import ar1_path
-from bdfm.statespace.small_linalg import cholesky, solve_lower, solve_upper
+from bdfm.statespace.small_linalg import spd_solve
 
 __all__ = [
     "estimable_dates",
@@ -235,8 +235,7 @@ def _gls_factors_pt(y, mask, loadings, idio_sd, k: int):
     # (gradient 0) whose estimate is discarded
     C = C * full[:, None, None] + (1.0 - full)[:, None, None] * np.eye(k)[None]
     b = pt.dot(w * np.asarray(y, dtype=float), loadings) * full[:, None]
-    L = cholesky(C)
-    return solve_upper(L.transpose(0, 2, 1), solve_lower(L, b[..., None]))[..., 0]
+    return spd_solve(C, b)
 
 
 def _garch_path_pt(eta, ok: np.ndarray, alpha, beta, gamma):

@@ -29,7 +29,15 @@ from pytensor.tensor.blockwise import Blockwise
 
 from bdfm.statespace.kernels import _chol
 
-__all__ = ["Cholesky", "TriangularSolve", "cholesky", "solve_lower", "solve_upper"]
+__all__ = [
+    "Cholesky",
+    "SPDSolve",
+    "TriangularSolve",
+    "cholesky",
+    "solve_lower",
+    "solve_upper",
+    "spd_solve",
+]
 
 _OPTS = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -72,6 +80,76 @@ def cholesky_lower(A):
     if not _chol(A, L):
         L[:, :] = np.nan
     return L
+
+
+@njit(**_OPTS)
+def spd_solve_batched(C, B):
+    """``C_t⁻¹ b_t`` for every t: ``C`` (T, k, k) symmetric positive definite, ``B`` (T, k).
+
+    One Cholesky factor and two substitutions per date, in one loop. Rows whose ``C_t``
+    is not positive definite are NaN (a sampler then rejects the point).
+    """
+    T, k = B.shape
+    X = np.empty((T, k))
+    L = np.zeros((k, k))
+    z = np.empty(k)
+    for t in range(T):
+        L[:, :] = 0.0
+        if not _chol(C[t], L):
+            X[t, :] = np.nan
+            continue
+        for i in range(k):
+            acc = B[t, i]
+            for p in range(i):
+                acc -= L[i, p] * z[p]
+            z[i] = acc / L[i, i]
+        for i in range(k - 1, -1, -1):
+            acc = z[i]
+            for p in range(i + 1, k):
+                acc -= L[p, i] * X[t, p]
+            X[t, i] = acc / L[i, i]
+    return X
+
+
+class SPDSolve(Op):
+    """``X[t] = C[t]⁻¹ B[t]`` for a batch of small symmetric positive definite ``C[t]``.
+
+    One Op for the whole batch (no per-date Python loop in the C backend, no per-date
+    nodes in the gradient). The gradient treats ``C[t]`` as the symmetric matrix it is:
+    ``ḡB[t] = C[t]⁻¹ ḡX[t]`` and ``ḡC[t] = -ḡB[t] X[t]ᵀ``, exact for every symmetric
+    perturbation of C (the only kind a symmetric ``C`` built upstream produces).
+    """
+
+    __props__ = ()
+
+    def make_node(self, C, B):
+        C = pt.cast(pt.as_tensor_variable(C), "float64")
+        B = pt.cast(pt.as_tensor_variable(B), "float64")
+        if C.ndim != 3 or B.ndim != 2:
+            raise ValueError("SPDSolve takes C (T, k, k) and B (T, k)")
+        return Apply(self, [C, B], [B.type()])
+
+    def perform(self, node, inputs, outputs):
+        C, B = (np.ascontiguousarray(x, dtype=np.float64) for x in inputs)
+        outputs[0][0] = spd_solve_batched(C, B)
+
+    def infer_shape(self, fgraph, node, shapes):
+        return [shapes[1]]
+
+    def L_op(self, inputs, outputs, output_grads):
+        C, _ = inputs
+        (X,) = outputs
+        (gX,) = output_grads
+        gB = spd_solve(C, gX)
+        return [-(gB[:, :, None] * X[:, None, :]), gB]
+
+
+_SPD_SOLVE = SPDSolve()
+
+
+def spd_solve(C, B):
+    """``C[t]⁻¹ B[t]`` for symmetric positive definite ``C`` (T, k, k), ``B`` (T, k) (graph)."""
+    return _SPD_SOLVE(C, B)
 
 
 class Cholesky(Op):
@@ -164,6 +242,13 @@ def _numba_triangular_solve(op, node=None, **kwargs):
     from bdfm.statespace.cache_key import KERNEL_VERSION
 
     return (lower_solve if op.lower else upper_solve), KERNEL_VERSION
+
+
+@register_funcify_default_op_cache_key(SPDSolve)
+def _numba_spd_solve(op, node=None, **kwargs):
+    from bdfm.statespace.cache_key import KERNEL_VERSION
+
+    return spd_solve_batched, KERNEL_VERSION
 
 
 @register_funcify_default_op_cache_key(Cholesky)

@@ -13,6 +13,8 @@ from bdfm.statespace.small_linalg import (
     lower_solve,
     solve_lower,
     solve_upper,
+    spd_solve,
+    spd_solve_batched,
     upper_solve,
 )
 
@@ -75,3 +77,29 @@ def test_gradients_match_finite_differences():
 
     for f in (chol_of_sym, lower, upper):
         verify_grad(f, [rng.normal(size=(3, 3))], rng=rng, abs_tol=1e-6, rel_tol=1e-6)
+
+
+def test_batched_spd_solve_values_modes_nan_and_gradient():
+    rng = np.random.default_rng(5)
+    T, k = 6, 3
+    C = np.stack([_spd(k, s) for s in range(T)])
+    B = rng.normal(size=(T, k))
+    want = np.linalg.solve(C, B[..., None])[..., 0]
+    np.testing.assert_allclose(spd_solve_batched(C, B), want, rtol=1e-12)
+    bad = C.copy()
+    bad[2] = -np.eye(k)  # not positive definite: that date is NaN, the others exact
+    got = spd_solve_batched(bad, B)
+    assert np.isnan(got[2]).all()
+    np.testing.assert_allclose(np.delete(got, 2, 0), np.delete(want, 2, 0), rtol=1e-12)
+    c, b = pt.tensor3("c"), pt.dmatrix("b")
+    for mode in ("FAST_RUN", "NUMBA"):
+        np.testing.assert_allclose(
+            pytensor.function([c, b], spd_solve(c, b), mode=mode)(C, B), want, rtol=1e-12
+        )
+
+    # the gradient through a symmetric C built upstream, and through B
+    def f(X, Bv):
+        sym = pt.eye(k)[None] + pt.einsum("tij,tlj->til", X, X)
+        return spd_solve(sym, Bv)
+
+    verify_grad(f, [rng.normal(size=(T, k, k)), B], rng=rng, abs_tol=1e-6, rel_tol=1e-6)
