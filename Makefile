@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # No thread variables: bdfm holds BLAS at one thread itself where that is faster (docs/install.md)
 # pytensor's C backend links the system OpenBLAS when present (Debian: libopenblas-dev);
-# without it pytensor falls back to slower matrix products (still correct).
+# without it bdfm links pytensor to the OpenBLAS in SciPy's wheel (bdfm/statespace/blas_link.py).
 ifneq ($(shell ldconfig -p 2>/dev/null | grep -c 'libopenblas\.so '),0)
 export PYTENSOR_FLAGS ?= blas__ldflags=-lopenblas
 endif
