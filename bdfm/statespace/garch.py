@@ -39,7 +39,7 @@ date (or, for AR(1), previous date) has fewer than k observed series, contribute
 mean news.
 
 :func:`garch_log_var` and :func:`idio_garch_log_var` are the pytensor graphs the PyMC model samples through
-(batched small Cholesky solves of :mod:`bdfm.statespace.small_linalg`, the
+(one batched SPD solve, :func:`bdfm.statespace.small_linalg.spd_solve`, the
 recursion through :func:`bdfm.statespace.ar1_path.ar1_path` with ``φ = β``);
 :func:`factor_garch_variance` and :func:`idio_garch_variance` are the numpy versions
 the particle filter uses. The tests compare the two and both against independent oracles.

@@ -92,22 +92,13 @@ def spd_solve_batched(C, B):
     T, k = B.shape
     X = np.empty((T, k))
     L = np.zeros((k, k))
-    z = np.empty(k)
     for t in range(T):
         L[:, :] = 0.0
         if not _chol(C[t], L):
             X[t, :] = np.nan
             continue
-        for i in range(k):
-            acc = B[t, i]
-            for p in range(i):
-                acc -= L[i, p] * z[p]
-            z[i] = acc / L[i, i]
-        for i in range(k - 1, -1, -1):
-            acc = z[i]
-            for p in range(i + 1, k):
-                acc -= L[p, i] * X[t, p]
-            X[t, i] = acc / L[i, i]
+        z = lower_solve(L, B[t : t + 1, :].T)
+        X[t, :] = upper_solve(np.ascontiguousarray(L.T), z)[:, 0]
     return X
 
 
