@@ -11,17 +11,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import pandas as pd
+from bdfm.cli_io import output_path, read_csv_panel, read_weights, writable_folder
 
 __all__ = ["main"]
 
@@ -112,134 +108,6 @@ def _fit_progress(show: bool = True) -> Iterator[None]:
         log.propagate = propagate
 
 
-def read_csv_panel(path: str) -> pd.DataFrame:
-    """A dates x series CSV: the first column holds the dates; clear errors otherwise."""
-    import pandas as pd
-
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"no such file: {p}")
-    try:
-        frame = pd.read_csv(p, index_col=0)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise ValueError(f"{p} could not be read as CSV: {err}") from None
-    if frame.shape[1] == 0:
-        raise ValueError(
-            f"{p} has no data columns; expected dates in the first column, then series"
-        )
-    first = repr(frame.index.name) if frame.index.name is not None else "the first column"
-    if pd.api.types.is_numeric_dtype(frame.index.dtype):  # pandas reads 1, 2, ... as 1970
-        raise ValueError(
-            f"{p}: {first} holds numbers (e.g. {frame.index[0]}), not dates; the first column "
-            "of the CSV must be the dates (e.g. 2024-01-31), one row per date"
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pandas' "could not infer format"
-            index = pd.to_datetime(frame.index, errors="raise")
-    except (ValueError, TypeError):
-        raise ValueError(
-            f"{p}: {first} does not hold dates (e.g. {frame.index[0]!r}); the first column of "
-            "the CSV must be the dates, one row per date"
-        ) from None
-    _refuse_text_columns(frame, p)
-    frame.index = pd.DatetimeIndex(index, name="date")
-    return frame
-
-
-def _refuse_text_columns(frame: pd.DataFrame, path: Path) -> None:
-    """A clear error naming the columns that hold text (prices and series are numbers)."""
-    import pandas as pd
-
-    bad, example = [], None
-    for name in frame.columns:
-        column = frame[name]
-        if pd.api.types.is_numeric_dtype(column.dtype):
-            continue
-        values = column.dropna()
-        text = values[pd.to_numeric(values, errors="coerce").isna()]
-        if len(text) or not len(values):
-            bad.append(str(name))
-            if example is None and len(text):
-                example = f" (e.g. {text.iloc[0]!r} in {str(name)!r})"
-    if bad:
-        raise ValueError(
-            f"{path}: column(s) {', '.join(map(repr, bad))} hold text, not numbers{example or ''}; "
-            "every column after the dates must hold numbers, with empty cells for missing values"
-        )
-
-
-def _read_weights(path: str, series: list[str]):
-    """``equal``, ``none`` or a CSV of weights: one row per series (one column per portfolio)
-    or one row per portfolio (one column per series)."""
-    import pandas as pd
-
-    if path in ("equal", "none"):
-        return None if path == "none" else "equal"
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"no such weights file: {p}")
-    w = pd.read_csv(p, index_col=0)
-    if set(map(str, w.index)) >= set(series) and not set(map(str, w.columns)) >= set(series):
-        w = w.T  # one row per series -> one row per portfolio
-    return w
-
-
-def _writable_folder(folder: Path, option: str, create: bool = False) -> None:
-    """Refuse, before any work, a folder that an output cannot be written to.
-
-    Parameters
-    ----------
-    folder : where the output goes.
-    option : the option that named it (``--out``, ``--csv``), for the message.
-    create : the folder may be missing (it is created later): its nearest existing
-        parent must then be writable.
-
-    Raises
-    ------
-    NotADirectoryError
-        ``folder`` or one of its parents is a file.
-    FileNotFoundError
-        ``folder`` is missing and ``create`` is false.
-    PermissionError
-        No new file can be made there (read-only folder or file system).
-    """
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise NotADirectoryError(
-            f"{option} {folder}: {existing} is a file, not a folder; choose another {option}"
-        )
-    if existing != folder and not create:
-        raise FileNotFoundError(
-            f"{option}: the folder {folder} does not exist; create it (mkdir -p {folder}) "
-            f"or choose another {option}"
-        )
-    try:  # a real file: permission bits alone miss read-only file systems, ACLs and root
-        handle, probe = tempfile.mkstemp(prefix=".bdfm-write-test-", dir=existing)
-    except OSError as err:
-        raise PermissionError(
-            f"{option}: cannot write in {existing} ({err.strerror or err}); choose another "
-            f"{option} or make the folder writable"
-        ) from None
-    os.close(handle)
-    os.unlink(probe)
-
-
-def _output(path: str | Path, overwrite: bool, option: str = "--out", example: str = "") -> Path:
-    """``path`` as a Path, once sure the output can be written there (before any work)."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(
-            f"{option} {path} is a folder; give a file name, e.g. {path / example}"
-        )
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --overwrite or choose another {option}")
-    _writable_folder(path.parent, option)
-    return path
-
-
 def _fit_options(args: argparse.Namespace) -> dict:
     opts = {
         "draws": args.draws,
@@ -300,7 +168,7 @@ def _demo_dir(out: str | None, overwrite: bool) -> Path:
         while (path / "fit.nc").exists() or (path / "report.html").exists():
             n += 1  # never replace an earlier run's files: number the new one
             path = Path(f"bdfm-demo-{n}")
-    _writable_folder(path, "--out", create=True)
+    writable_folder(path, "--out", create=True)
     return path
 
 
@@ -337,7 +205,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _fit(args: argparse.Namespace) -> int:
     from bdfm.datasets import log_returns
 
-    out = _output(args.out, args.overwrite, example="fit.nc")
+    out = output_path(args.out, args.overwrite, example="fit.nc")
     stage = _Stages(3)
     data = read_csv_panel(args.data)
     data = data.loc[args.start : args.end]
@@ -357,9 +225,9 @@ def _fit(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     import bdfm
 
-    out = _output(args.out, args.overwrite, example="report.html")
+    out = output_path(args.out, args.overwrite, example="report.html")
     fit = bdfm.load(args.fit)
-    weights = _read_weights(args.weights, [str(c) for c in fit.model.panel.columns])
+    weights = read_weights(args.weights, [str(c) for c in fit.model.panel.columns])
     compare = None
     if args.compare:
         paths = [args.fit, *args.compare]
@@ -387,7 +255,7 @@ def _names(paths: list[str]) -> list[str]:
 def _compare(args: argparse.Namespace) -> int:
     import bdfm
 
-    csv = None if args.csv is None else _output(args.csv, args.overwrite, "--csv", "table.csv")
+    csv = None if args.csv is None else output_path(args.csv, args.overwrite, "--csv", "table.csv")
     fits = {n: bdfm.load(p) for n, p in zip(_names(args.fits), args.fits, strict=True)}
     options = {}
     if args.method == "lfo":

@@ -33,6 +33,7 @@ RANKS = {
     "bdfm.posterior": 5,
     "bdfm.report": 6,
     "bdfm.cli": 7,
+    "bdfm.cli_io": 7,
     "bdfm.api": 7,
     "bdfm.__main__": 7,
     "bdfm": 7,  # the package facade
